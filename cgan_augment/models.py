@@ -1,0 +1,223 @@
+"""Class-conditional generators and discriminators.
+
+Two families:
+
+* ``mlp``: Mirza & Osindero (2014): noise joined with a label embedding, MLP generator with
+  BatchNorm; MLP discriminator with dropout, the label embedding joined to the flattened image.
+* ``dcgan``: a convolutional generator with the label through an embedding and conditional
+  BatchNorm, and a convolutional discriminator with spectral normalisation and a projection head
+  for the label (Miyato & Koyama 2018).
+
+Images between modules are float32 N×C×H×W in [0, 1]; the networks work in [-1, 1] and convert
+once, at their boundary.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.nn.utils.parametrizations import spectral_norm
+
+from .errors import ConfigError
+
+__all__ = ["Generator", "build_generator", "build_discriminator", "FAMILIES"]
+
+FAMILIES = ("mlp", "dcgan")
+
+
+def _upsampling_plan(image_size: int) -> tuple[int, int]:
+    """(number of 2× up/down-sampling stages, side of the smallest feature map)."""
+    side, stages = image_size, 0
+    while side % 2 == 0 and side // 2 >= 4:
+        side, stages = side // 2, stages + 1
+    if stages == 0:
+        raise ConfigError(f"image_size {image_size} is too small or odd for the dcgan family; use a multiple of 4 such as 28, 32 or 64.")
+    return stages, side
+
+
+class Generator(nn.Module):
+    """Base of all generators: maps noise ``z`` (N×z_dim) and labels ``y`` (N,) to images in [0, 1].
+
+    ``classes``, ``image_size``, ``channels`` and ``z_dim`` describe what it makes; ``metadata`` holds
+    what the model file recorded (training counts, config, data spec).
+    """
+
+    family = ""
+
+    def __init__(self, num_classes: int, image_size: int, channels: int, z_dim: int):
+        super().__init__()
+        self.num_classes, self.image_size, self.channels, self.z_dim = num_classes, image_size, channels, z_dim
+        self.classes: list[str] = [str(k) for k in range(num_classes)]
+        self.metadata: dict = {}
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (self.net_forward(z, y) + 1) / 2  # tanh output [-1, 1] -> [0, 1]
+
+    def net_forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def class_index(self, label: Union[int, str]) -> int:
+        """Index of a class given by index or by name."""
+        if isinstance(label, str) and label in self.classes:
+            return self.classes.index(label)
+        if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < self.num_classes:
+            return label
+        raise ConfigError(f"unknown class {label!r}; this generator knows {self.classes}.")
+
+    @torch.no_grad()
+    def sample(self, labels: Union[Sequence, torch.Tensor, dict], seed: Optional[int] = None,
+               batch_size: int = 1024, device: Union[str, torch.device, None] = None) -> torch.Tensor:
+        """Generate images for ``labels`` (class indices or names) or ``{class: count}``.
+
+        Returns a float32 tensor N×C×H×W in [0, 1] on ``device`` (default: the generator's).
+        The same ``seed`` gives the same images for the same labels, batch size and device.
+        """
+        if isinstance(labels, dict):
+            y = [self.class_index(c) for c, n in labels.items() for _ in range(int(n))]
+        elif isinstance(labels, torch.Tensor):
+            y = labels.tolist()
+        else:
+            y = [self.class_index(c) for c in labels]
+        device = torch.device(device) if device is not None else self.device
+        if self.device != device:
+            raise ConfigError(f"generator is on {self.device} but samples were asked on {device}; move it with .to({str(device)!r}).")
+        y = torch.as_tensor(y, dtype=torch.int64, device=device)
+        if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
+            raise ConfigError(f"labels must lie in 0..{self.num_classes - 1}.")
+        gen = torch.Generator(device=device)
+        gen.manual_seed(seed if seed is not None else torch.seed())
+        was_training = self.training
+        self.eval()
+        out = torch.empty(len(y), self.channels, self.image_size, self.image_size, device=device)
+        for start in range(0, len(y), batch_size):
+            yb = y[start:start + batch_size]
+            z = torch.randn(len(yb), self.z_dim, generator=gen, device=device)
+            out[start:start + len(yb)] = self(z, yb).clamp_(0, 1)
+        self.train(was_training)
+        return out
+
+
+# ----------------------------------------------------------------------------- mlp
+
+
+class MLPGenerator(Generator):
+    family = "mlp"
+
+    def __init__(self, num_classes: int, image_size: int, channels: int, z_dim: int = 64, width: int = 64):
+        super().__init__(num_classes, image_size, channels, z_dim)
+        self.width = width
+        hidden = 4 * width
+        self.embed = nn.Embedding(num_classes, z_dim)
+        self.net = nn.Sequential(
+            nn.Linear(2 * z_dim, hidden), nn.BatchNorm1d(hidden), nn.LeakyReLU(0.2),
+            nn.Linear(hidden, 2 * hidden), nn.BatchNorm1d(2 * hidden), nn.LeakyReLU(0.2),
+            nn.Linear(2 * hidden, channels * image_size * image_size), nn.Tanh(),
+        )
+
+    def net_forward(self, z, y):
+        x = self.net(torch.cat([z, self.embed(y)], 1))
+        return x.view(-1, self.channels, self.image_size, self.image_size)
+
+
+class MLPDiscriminator(nn.Module):
+    def __init__(self, num_classes: int, image_size: int, channels: int, width: int = 64):
+        super().__init__()
+        hidden = 4 * width
+        self.embed = nn.Embedding(num_classes, 32)
+        self.net = nn.Sequential(
+            nn.Linear(channels * image_size * image_size + 32, 2 * hidden), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+            nn.Linear(2 * hidden, hidden), nn.LeakyReLU(0.2), nn.Dropout(0.3),
+            nn.Linear(hidden, 1),
+        )
+
+    def forward(self, x, y):
+        """x: N×C×H×W in [-1, 1]; returns logits (N,)."""
+        return self.net(torch.cat([x.flatten(1), self.embed(y)], 1)).squeeze(1)
+
+
+# ----------------------------------------------------------------------------- dcgan
+
+
+class ConditionalBatchNorm2d(nn.Module):
+    """BatchNorm whose scale and shift are looked up per class (as in SNGAN / BigGAN generators)."""
+
+    def __init__(self, num_features: int, num_classes: int):
+        super().__init__()
+        self.bn = nn.BatchNorm2d(num_features, affine=False)
+        self.gain = nn.Embedding(num_classes, num_features)
+        self.bias = nn.Embedding(num_classes, num_features)
+        nn.init.ones_(self.gain.weight)
+        nn.init.zeros_(self.bias.weight)
+
+    def forward(self, x, y):
+        return self.bn(x) * self.gain(y)[:, :, None, None] + self.bias(y)[:, :, None, None]
+
+
+class ConvGenerator(Generator):
+    family = "dcgan"
+
+    def __init__(self, num_classes: int, image_size: int, channels: int, z_dim: int = 64, width: int = 32):
+        super().__init__(num_classes, image_size, channels, z_dim)
+        self.width = width
+        stages, self.base = _upsampling_plan(image_size)
+        widths = [width * 2 ** (stages - i) for i in range(stages + 1)]  # e.g. 4w, 2w, w
+        self.embed = nn.Embedding(num_classes, z_dim)
+        self.fc = nn.Linear(2 * z_dim, widths[0] * self.base * self.base)
+        self.norms = nn.ModuleList(ConditionalBatchNorm2d(c, num_classes) for c in widths)
+        self.convs = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], 3, padding=1) for i in range(stages))
+        self.to_image = nn.Conv2d(widths[-1], channels, 3, padding=1)
+
+    def net_forward(self, z, y):
+        h = self.fc(torch.cat([z, self.embed(y)], 1)).view(len(z), -1, self.base, self.base)
+        for norm, conv in zip(self.norms, self.convs):
+            h = conv(F.interpolate(F.relu(norm(h, y)), scale_factor=2, mode="nearest"))
+        return torch.tanh(self.to_image(F.relu(self.norms[-1](h, y))))
+
+
+class ConvDiscriminator(nn.Module):
+    """Spectral-norm convolutional discriminator with a projection head: logit = ψ(h) + ⟨embed(y), h⟩."""
+
+    def __init__(self, num_classes: int, image_size: int, channels: int, width: int = 32):
+        super().__init__()
+        stages, _ = _upsampling_plan(image_size)
+        layers, c = [spectral_norm(nn.Conv2d(channels, width, 3, padding=1)), nn.LeakyReLU(0.2)], width
+        for _ in range(stages):
+            layers += [spectral_norm(nn.Conv2d(c, 2 * c, 4, stride=2, padding=1)), nn.LeakyReLU(0.2),
+                       spectral_norm(nn.Conv2d(2 * c, 2 * c, 3, padding=1)), nn.LeakyReLU(0.2)]
+            c *= 2
+        self.features = nn.Sequential(*layers)
+        self.linear = spectral_norm(nn.Linear(c, 1))
+        self.embed = spectral_norm(nn.Embedding(num_classes, c))
+
+    def forward(self, x, y):
+        """x: N×C×H×W in [-1, 1]; returns logits (N,)."""
+        h = self.features(x).sum(dim=(2, 3))  # (N, c): global sum pooling
+        return self.linear(h).squeeze(1) + (self.embed(y) * h).sum(1)
+
+
+_GENERATORS = {"mlp": MLPGenerator, "dcgan": ConvGenerator}
+_DISCRIMINATORS = {"mlp": MLPDiscriminator, "dcgan": ConvDiscriminator}
+
+
+def _check_family(family: str):
+    if family not in FAMILIES:
+        raise ConfigError(f"family should be one of {', '.join(FAMILIES)}. Got {family!r}.")
+
+
+def build_generator(family: str, num_classes: int, image_size: int, channels: int, z_dim: int, width: int) -> Generator:
+    """A fresh generator of ``family``; the arguments are what the model file stores to rebuild it."""
+    _check_family(family)
+    return _GENERATORS[family](num_classes, image_size, channels, z_dim=z_dim, width=width)
+
+
+def build_discriminator(family: str, num_classes: int, image_size: int, channels: int, width: int) -> nn.Module:
+    """A fresh discriminator of ``family`` taking images in [-1, 1] and labels, giving logits (N,)."""
+    _check_family(family)
+    return _DISCRIMINATORS[family](num_classes, image_size, channels, width=width)

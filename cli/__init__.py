@@ -1,0 +1,1 @@
+"""The cgan-augment command line (installed as cgan_augment.cli)."""
