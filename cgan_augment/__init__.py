@@ -7,6 +7,7 @@ from .data import ArrayImages, DataSpec, ImageFolderImages, LabeledSubset, Loade
 from .errors import (CGANAugmentError, ConfigError, DataError, ModelFileError, OutputDirError,
                      TrainingDiverged)
 from .models import Generator
+from .synthetic import SyntheticDataset, format_plan, synthetic_plan
 from .train import TrainConfig, TrainingInterrupted, resolve_device, train_generator
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     "DataSpec", "LoadedData", "load_data", "class_counts", "ImageFolderImages", "ArrayImages", "LabeledSubset",
     "TrainConfig", "train_generator", "resolve_device", "TrainingInterrupted",
     "Generator", "load_generator", "save_generator", "read_metadata",
+    "SyntheticDataset", "synthetic_plan", "format_plan",
     "CGANAugmentError", "DataError", "ModelFileError", "ConfigError", "OutputDirError", "TrainingDiverged",
 ]
