@@ -116,9 +116,9 @@ def _check_tensors(path, expected: dict, shapes: dict, prefix: str = "") -> None
         raise ModelFileError(f"{path}: unexpected tensor {prefix + extra[0]!r} ({len(extra)} unexpected in all).")
     for k, t in expected.items():
         dtype, shape = found[k]
-        want = str(t.dtype).replace("torch.", "")
-        if tuple(t.shape) != shape or _dtype_name(dtype) != want:
-            raise ModelFileError(f"{path}: tensor {prefix + k!r} is {dtype}{list(shape)}, expected {want}{list(t.shape)}.")
+        want, got = str(t.dtype).replace("torch.", ""), _dtype_name(dtype)
+        if tuple(t.shape) != shape or got != want:
+            raise ModelFileError(f"{path}: tensor {prefix + k!r} is {got}{list(shape)}, expected {want}{list(t.shape)}.")
 
 
 def _dtype_name(safetensors_dtype: str) -> str:

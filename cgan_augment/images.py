@@ -24,14 +24,14 @@ def save_grid(images: torch.Tensor, path: Union[str, Path], nrow: int) -> None:
 
 def save_png(image: torch.Tensor, path: Union[str, Path]) -> None:
     """Save one float C×H×W image in [0, 1] as PNG, through a temporary file and a rename."""
-    from torchvision.io import write_png
+    from PIL import Image
 
     path = Path(path)
-    data = (image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    data = (image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        write_png(data, tmp)
+        Image.fromarray(data[:, :, 0] if data.shape[2] == 1 else data).save(tmp, format="PNG")
         publish(tmp, path)
     except OSError as e:
         raise OutputDirError(f"{path}: could not write ({e.strerror}).") from None

@@ -349,10 +349,11 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
         if out is None:
             return
         state = dict(meta, step=step)
-        save_checkpoint(out / "checkpoint.safetensors", modules, optimizers, state)
         final = _standing_stats(G_ema, config.seed)
         final.classes = G.classes
+        # Model first: wherever a kill lands, a checkpoint on disk implies a model on disk.
         save_generator(final, out / "model.safetensors", state)
+        save_checkpoint(out / "checkpoint.safetensors", modules, optimizers, state)
 
     def grid(step):
         if out is None:

