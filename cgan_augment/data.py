@@ -138,30 +138,35 @@ def _find_samples(root: str) -> tuple[list[str], list[tuple[str, int]]]:
     return classes, samples
 
 
+class _BadImage(DataError):
+    """A file that cannot be used as an image; ``kind`` groups the skip counts."""
+
+    def __init__(self, path, kind: str, detail: str = ""):
+        super().__init__(f"{_show(path)}: {kind}" + (f" ({detail})" if detail else ""))
+        self.kind = kind
+
+
 def _open_image(path: str) -> Image.Image:
     """Open ``path`` fully decoded (first frame), or raise DataError naming the file and the problem."""
     try:
         if os.path.getsize(path) == 0:
-            raise DataError(f"{_show(path)}: empty file (0 bytes)")
+            raise _BadImage(path, "empty file", "0 bytes")
         im = Image.open(path)
         w, h = im.size
         if w * h > MAX_PIXELS:
-            raise DataError(f"{_show(path)}: image too large ({w}x{h} pixels, limit {MAX_PIXELS})")
+            raise _BadImage(path, "too large", f"{w}x{h} pixels, limit {MAX_PIXELS}")
         im.load()
         return im
     except DataError:
         raise
+    except FileNotFoundError:
+        raise _BadImage(path, "missing file", "a broken link?") from None
+    except Image.DecompressionBombError as e:
+        raise _BadImage(path, "too large", str(e)) from None
     except UnidentifiedImageError:
-        raise DataError(f"{_show(path)}: not a readable image") from None
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"{_show(path)}: unreadable or truncated image ({e})") from None
-
-
-def _skip_kind(message: str) -> str:
-    for kind in ("empty file", "too large", "not a readable image", "truncated"):
-        if kind in message:
-            return kind
-    return "other"
+        raise _BadImage(path, "not a readable image") from None
+    except (OSError, SyntaxError, ValueError) as e:
+        raise _BadImage(path, "truncated or corrupt image", str(e)) from None
 
 
 def _to_mode(im: Image.Image, channels: int) -> Image.Image:
@@ -210,8 +215,7 @@ class ImageFolderImages(Dataset):
             if isinstance(probe, DataError):
                 if not skip_bad:
                     raise DataError(f"{probe} (pass --skip-bad to skip unreadable images)")
-                kind = _skip_kind(str(probe))
-                self.skipped[kind] = self.skipped.get(kind, 0) + 1
+                self.skipped[probe.kind] = self.skipped.get(probe.kind, 0) + 1
                 continue
             (w, h), mode = probe
             self.samples.append((path, idx))
