@@ -206,5 +206,8 @@ def info(model, as_json):
         click.echo(f"  trained {meta.get('step')} steps: " + ", ".join(f"{k}={v}" for k, v in cfg.items()))
 
 
+from .augment import augment  # noqa: E402
+main.add_command(augment)
+
 if __name__ == "__main__":
     main()

@@ -264,3 +264,76 @@ def test_persistent_workers_see_the_new_pool_after_set_epoch(real, generator):
         ds.set_epoch(epoch)
         (x, _), = list(loader)
         assert torch.equal(x[ds.num_real:], ds.pool.float() / 255)
+
+
+# ----------------------------------------------------------------------------- cgan-augment augment
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory, real):
+    """The tiny real set as an ImageFolder tree of PNG files (one in a sub-folder)."""
+    root = tmp_path_factory.mktemp("folder")
+    for i, (x, y) in enumerate(zip(real.images, real.targets)):
+        folder = root / CLASSES[y] / ("nested" if i == 0 else "")
+        folder.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(x[0].numpy(), mode="L").save(folder / f"img{i:03d}.png")
+    return root
+
+
+def _run(args):
+    from click.testing import CliRunner
+
+    from cgan_augment.cli.main import main
+
+    return CliRunner().invoke(main, args)
+
+
+def test_augment_folder_reads_back_with_planned_counts(image_folder, model_path, tmp_path):
+    from torchvision.datasets import ImageFolder
+
+    out = tmp_path / "balanced"
+    result = _run(["augment", str(image_folder), "--model", str(model_path), "--out", str(out), "--link"])
+    assert result.exit_code == 0, result.output
+    assert [line.split() for line in result.output.splitlines()[:5]] == [
+        ["class", "real", "synthetic", "total"], ["a", "12", "0", "12"], ["b", "5", "7", "12"], ["c", "2", "10", "12"],
+        ["total", "19", "17", "36"]]
+    back = ImageFolder(str(out))
+    assert back.classes == CLASSES and np.bincount(back.targets).tolist() == [12, 12, 12]
+    assert (out / "a" / "nested" / "img000.png").stat().st_ino == (image_folder / "a" / "nested" / "img000.png").stat().st_ino
+    assert len(list((out / "c").glob("synthetic_*.png"))) == 10 and (out / "augment.json").is_file()
+    x, _ = back[len(back) - 1]
+    assert x.size == (SIZE, SIZE)
+
+    again = _run(["augment", str(image_folder), "--model", str(model_path), "--out", str(out), "--target", "0.5"])
+    assert again.exit_code == 1 and "folder is not empty; choose a new folder, or pass --force" in again.output
+    forced = _run(["augment", str(image_folder), "--model", str(model_path), "--out", str(out), "--target", "0.5", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert np.bincount(ImageFolder(str(out)).targets).tolist() == [12, 6, 6]  # replaced, no stale files
+    assert not list(tmp_path.glob(".balanced.*"))  # no temporary folder left behind
+    inside = _run(["augment", str(image_folder), "--model", str(model_path), "--out", str(image_folder / "x")])
+    assert inside.exit_code == 1 and "lies inside the real image folder" in inside.output
+
+
+def test_augment_npz_writes_real_items_as_png(real, model_path, tmp_path):
+    from torchvision.datasets import ImageFolder
+
+    npz = tmp_path / "tiny.npz"
+    np.savez(npz, x=real.images[:, 0].numpy(), y=np.array(real.targets), classes=np.array(CLASSES))
+    out = tmp_path / "out"
+    result = _run(["augment", str(npz), "--model", str(model_path), "--out", str(out), "--target", "0.5", "--seed", "1"])
+    assert result.exit_code == 0, result.output
+    back = ImageFolder(str(out))
+    assert np.bincount(back.targets).tolist() == [12, 6, 6]
+    assert (out / "a" / "real_00000.png").is_file() and (out / "c" / "synthetic_00003.png").is_file()
+    assert np.array_equal(np.asarray(Image.open(out / "a" / "real_00000.png")), real.images[0, 0].numpy())  # lossless
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--target", "lots"], "error: --target should be 'balance' or a ratio in (0, 1]. Got 'lots' instead."),
+    (["--target", "1.5"], "error: When 'target' is a float, it should be in the range (0, 1]. Got 1.5 instead."),
+    (["--image-size", "12"], "error: the generator makes 1×8×8 images (C×H×W) but the real images are 1×12×12"),
+])
+def test_augment_bad_input_is_one_line(image_folder, model_path, tmp_path, args, message):
+    result = _run(["augment", str(image_folder), "--model", str(model_path), "--out", str(tmp_path / "o"), *args])
+    assert result.exit_code == 1 and result.output.strip().splitlines()[-1].startswith(message), result.output
+    assert "Traceback" not in result.output and not (tmp_path / "o").exists()
