@@ -29,6 +29,7 @@ __all__ = ["SyntheticDataset", "synthetic_plan", "format_plan", "write_image_fol
 
 TARGET_FORMS = "'balance', a float in (0, 1], a dict {class: wanted_total} or a callable counts -> dict"
 REFRESH_MODES = ("fixed", "epoch")
+_SERIAL_NUMEL = 32768 - 1  # torch's at::internal::GRAIN_SIZE: smaller element-wise ops run on one thread
 
 Target = Union[str, float, Mapping, Callable[[dict], Mapping]]
 
@@ -183,6 +184,21 @@ class _ItemFormat:
         else:
             raise DataError(f"real images should be tensors, numpy arrays or PIL images. Got {_describe(image)}.")
         self.shape = (int(c), int(h), int(w))
+
+    def take(self, pool: torch.Tensor, rows: list[int]) -> list:
+        """Images ``pool[rows]`` in the real kind. Tensors are gathered and converted in one kernel
+        per chunk of under 32768 values, below torch's parallel grain size: work per batch is small,
+        and in a busy main process (workers=0) parallel regions of tiny ops cost more than they save."""
+        if self.kind != "tensor" or not self.dtype.is_floating_point:
+            return self.convert(pool[torch.as_tensor(rows)])
+        per = max(1, _SERIAL_NUMEL // max(1, pool[0].numel()))
+        out: list = []
+        for chunk in torch.as_tensor(rows).split(per):
+            x = pool.index_select(0, chunk)
+            # true division turns uint8 into float32 in one pass; other float dtypes need a cast
+            x = torch.div(x, 255) if self.dtype == torch.float32 else x.to(self.dtype).div_(255)
+            out += (x.squeeze(1) if self.squeeze else x).unbind(0)
+        return out
 
     def convert(self, x: torch.Tensor) -> list:
         """uint8 N×C×H×W (CPU) -> list of N images in the real kind."""
@@ -444,11 +460,12 @@ class SyntheticDataset(Dataset):
 
     def __getitems__(self, indices: list[int]) -> list:
         """A whole batch at once: real items through ``real.__getitems__`` when it has one, synthetic
-        ones converted from the pool in one tensor operation."""
-        idx = [self._index(i) for i in indices]
+        ones gathered from the pool and converted in a few tensor operations."""
+        n_real, n = self.num_real, len(self)
+        idx = list(indices) if indices and min(indices) >= 0 and max(indices) < n else [self._index(i) for i in indices]
+        real_at = [p for p, i in enumerate(idx) if i < n_real]
+        syn_at = [p for p, i in enumerate(idx) if i >= n_real] if len(real_at) < len(idx) else []
         out: list = [None] * len(idx)
-        real_at = [p for p, i in enumerate(idx) if i < self.num_real]
-        syn_at = [p for p, i in enumerate(idx) if i >= self.num_real]
         if real_at:
             wanted = [idx[p] for p in real_at]
             getitems = getattr(self.real, "__getitems__", None)
@@ -456,12 +473,16 @@ class SyntheticDataset(Dataset):
             for p, item in zip(real_at, items):
                 out[p] = (item[0], int(item[1]), False) if self.return_source else (item[0], int(item[1]))
         if syn_at:
-            js = [idx[p] - self.num_real for p in syn_at]
-            images = self._format.convert(self._pool[torch.as_tensor(js)])
-            t = self.transform
-            for p, j, x in zip(syn_at, js, images):
-                x = t(x) if t is not None else x
-                out[p] = (x, self.synthetic_targets[j], True) if self.return_source else (x, self.synthetic_targets[j])
+            js = [idx[p] - n_real for p in syn_at]
+            images, t, ys = self._format.take(self._pool, js), self.transform, self.synthetic_targets
+            if t is not None:
+                images = [t(x) for x in images]
+            if self.return_source:
+                for p, j, x in zip(syn_at, js, images):
+                    out[p] = (x, ys[j], True)
+            else:
+                for p, j, x in zip(syn_at, js, images):
+                    out[p] = (x, ys[j])
         return out
 
     def __getstate__(self):
@@ -479,22 +500,23 @@ class SyntheticDataset(Dataset):
 
 
 def _resolve_generator(generator, device) -> tuple[Generator, torch.device]:
+    """(the generator on the device to generate on, that device as the generator reports it,
+    e.g. ``cuda:0`` for ``cuda``)."""
     from .train import resolve_device
 
     if isinstance(generator, (str, Path)):
         from .checkpoint import load_generator
 
-        device = resolve_device(device if device is not None else "auto")
-        return load_generator(generator, device=device), device
+        generator = load_generator(generator, device=resolve_device(device if device is not None else "auto"))
+        return generator, generator.device
     if not isinstance(generator, Generator):
         raise ConfigError(f"'generator' should be a cgan_augment Generator or the path of a model.safetensors. "
                           f"Got {type(generator).__name__} instead.")
-    if device is None:
-        return generator, generator.device
-    device = resolve_device(device)
-    if generator.device != device:
-        generator = copy.deepcopy(generator).to(device)  # leave the caller's model where it is
-    return generator, device
+    if device is not None:
+        device = resolve_device(device)
+        if device.type != generator.device.type or (device.index is not None and device != generator.device):
+            generator = copy.deepcopy(generator).to(device)  # leave the caller's model where it is
+    return generator, generator.device
 
 
 def _match_classes(real_classes, targets: list[int], generator: Generator) -> tuple[list[str], list[int]]:
