@@ -208,6 +208,9 @@ def info(model, as_json):
 
 from .augment import augment  # noqa: E402
 main.add_command(augment)
+from .report import demo, report  # noqa: E402
+main.add_command(report)
+main.add_command(demo)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,232 @@
+"""The accuracy-gain report: every arm on tiny data, the refusal of generators that saw the test
+split, the files written, and the CLI."""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from cgan_augment import DataSpec, DataError, ReportConfig, TrainConfig, load_data, make_report, run_report, train_generator
+from cgan_augment.cli.main import main
+from cgan_augment.errors import ConfigError
+from cgan_augment.quality import frechet_distance, per_class_quality, precision_recall_density_coverage
+from cgan_augment.report import ARMS, _ArmData, build_classifier
+
+SPEC = DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=10, seed=0)
+TINY_FIT = TrainConfig(steps=2, width=8, z_dim=8, batch_size=16)
+TINY = dict(steps=3, batch_size=16, quality_samples=12, grid_samples=3)
+
+
+@pytest.fixture(scope="module")
+def split():
+    return load_data(SPEC)
+
+
+@pytest.fixture(scope="module")
+def model(split, tmp_path_factory):
+    """A tiny generator fitted on SPEC's training split, recorded in its model file."""
+    out = tmp_path_factory.mktemp("gen")
+    train_generator(split.train, TINY_FIT, out, data_info=SPEC.to_dict(), device="cpu")
+    return out / "model.safetensors"
+
+
+@pytest.fixture(scope="module")
+def full_report(split, model, tmp_path_factory):
+    from cgan_augment import load_generator
+
+    out = tmp_path_factory.mktemp("report")
+    oracle = load_data(DataSpec("builtin:digits", image_size=8, test_split=0.3, seed=0)).train
+    calls = []
+    result = run_report(split.train, split.test, load_generator(model), ReportConfig(seeds=(0, 1), **TINY),
+                        oracle=oracle, out=out, device="cpu", on_progress=lambda *a: calls.append(a))
+    return result, out, calls
+
+
+def test_every_arm_runs_and_reports_sklearn_metrics(full_report, split):
+    result, _, calls = full_report
+    assert list(result["arms"]) == list(ARMS) and result["skipped"] == {}
+    k = len(split.train.classes)
+    for arm, entry in result["arms"].items():
+        assert set(entry["runs"]) == {"0", "1"}, arm
+        for m in ("accuracy", "balanced_accuracy", "macro_f1"):
+            assert 0 <= entry[m]["mean"] <= 1 and entry[m]["std"] >= 0, (arm, m)
+        assert len(entry["per_class_recall"]["mean"]) == k
+        run = entry["runs"]["0"]
+        assert run["balanced_accuracy"] == pytest.approx(float(np.mean(run["per_class_recall"])))
+    assert result["arms"]["oracle"]["runs"]["0"]["train_size"] == sum(result["data"]["oracle_counts"])
+    assert result["arms"]["oversample"]["runs"]["0"]["train_size"] == sum(result["data"]["train_counts"])
+    # progress: classifier steps counted up to the total, never past it
+    steps = [c for c in calls if c[0] == "classifiers"]
+    assert steps[-1][1] == steps[-1][2] == len(ARMS) * 2 * TINY["steps"]
+
+
+def test_gains_verdict_and_quality(full_report):
+    result, _, _ = full_report
+    gains = result["gains"]
+    assert gains["best_baseline"] in ("class-weights", "oversample", "smote", "classic-aug")
+    g = gains["synthetic"]["vs_real"]
+    per_seed = [result["arms"]["synthetic"]["runs"][s]["balanced_accuracy"] - result["arms"]["real"]["runs"][s]["balanced_accuracy"]
+                for s in ("0", "1")]
+    assert g["mean"] == pytest.approx(np.mean(per_seed)) and g["std"] == pytest.approx(np.std(per_seed, ddof=1))
+    assert "synthetic" in gains["oracle_gap_recovered"]
+    assert result["verdict"].startswith("synthetic data ") and "points of balanced accuracy, ± " in result["verdict"]
+    q = result["quality"]
+    assert set(q["per_class"]) == set(result["data"]["classes"])
+    assert q["mean"]["frechet_distance"] >= 0 and 0 <= q["mean"]["precision"] <= 1
+
+
+def test_report_files_hold_the_numbers(full_report):
+    result, out, _ = full_report
+    for name in ("report.json", "report.md", "recall_by_class.png", "samples.png"):
+        assert (out / name).stat().st_size > 0, name
+    saved = json.loads((out / "report.json").read_text())
+    assert saved["arms"]["classic-aug"]["balanced_accuracy"] == result["arms"]["classic-aug"]["balanced_accuracy"]
+    assert saved["config"]["steps"] == TINY["steps"] and saved["seeds"] == [0, 1]
+    assert saved["versions"]["torch"] == torch.__version__ and saved["data"]["train_counts"]
+    md = (out / "report.md").read_text()
+    assert result["verdict"] in md
+    for arm, entry in result["arms"].items():
+        bacc = entry["balanced_accuracy"]
+        assert f"| {arm} | {bacc['mean']:.3f} ± {bacc['std']:.3f}" in md, arm
+    assert len(list((out / "runs").glob("*__seed*.json"))) == len(ARMS) * 2
+
+
+def test_runs_are_seeded_and_resumable(split, model, tmp_path):
+    from cgan_augment import load_generator
+
+    gen = load_generator(model)
+    config = ReportConfig(arms=("real", "classic-aug", "synthetic+aug"), seeds=(3,), **TINY)
+    first = run_report(split.train, split.test, gen, config, out=tmp_path, device="cpu")
+    again = run_report(split.train, split.test, gen, config, device="cpu")
+    for arm in config.arms:
+        assert first["arms"][arm]["runs"]["3"]["per_class_recall"] == again["arms"][arm]["runs"]["3"]["per_class_recall"]
+    details = []
+    resumed = run_report(split.train, split.test, gen, config, out=tmp_path, device="cpu", resume=True,
+                         on_progress=lambda s, d, t, detail: details.append(detail))
+    assert all("cached" in d for d in details if d != "sample quality")
+    assert resumed["arms"]["real"]["balanced_accuracy"] == first["arms"]["real"]["balanced_accuracy"]
+
+
+def test_skipped_arms_say_why(split, monkeypatch):
+    config = ReportConfig(arms=("real", "smote", "synthetic", "oracle"), seeds=(0,), **TINY)
+    monkeypatch.setitem(sys.modules, "imblearn", None)  # as if imbalanced-learn were not installed
+    result = run_report(split.train, split.test, None, config, device="cpu")
+    assert list(result["arms"]) == ["real"]
+    assert "imbalanced-learn" in result["skipped"]["smote"]
+    assert "generator" in result["skipped"]["synthetic"] and "oracle" in result["skipped"]["oracle"]
+    assert result["verdict"].startswith("no synthetic arm")
+
+
+def test_samplers_balance_and_mix():
+    labels = torch.tensor([0] * 90 + [1] * 10 + [1] * 5 + [2] * 8)
+    synthetic = torch.tensor([False] * 100 + [True] * 13)
+    images = torch.zeros(len(labels), 1, 4, 4, dtype=torch.uint8)
+    g = torch.Generator().manual_seed(0)
+    balanced = _ArmData(images, labels[:100], "balanced").batches(200, 50, 0.5, g).flatten()
+    share = torch.bincount(labels[balanced]).float() / len(balanced)
+    assert abs(share[0] - 0.5) < 0.03  # two classes, drawn uniformly
+    mixed = _ArmData(images, labels, "mixed", synthetic=synthetic)
+    for alpha in (0.0, 0.5, 1.0):
+        idx = mixed.batches(200, 60, alpha, torch.Generator().manual_seed(1)).flatten()
+        cls, syn = labels[idx], synthetic[idx]
+        assert abs((cls == 0).float().mean() - 1 / 3) < 0.03
+        assert not syn[cls == 0].any()  # class 0 has no synthetic images
+        assert syn[cls == 2].all()  # class 2 has only synthetic images
+        assert abs(syn[cls == 1].float().mean() - alpha) < 0.05
+
+
+@pytest.mark.parametrize("name", ["cnn", "logreg", "resnet18"])
+def test_classifiers_take_small_images(name):
+    net = build_classifier(name, channels=1, image_size=8, num_classes=3)
+    x = torch.rand(2, 1, 8, 8)
+    assert net(x).shape == (2, 3) and net.features(x).ndim == 2
+
+
+def test_quality_measures():
+    a = torch.randn(200, 4, generator=torch.Generator().manual_seed(0))
+    assert frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
+    assert frechet_distance(a, a + 3) == pytest.approx(36, rel=1e-6)  # only the means differ: 4 × 3²
+    same = precision_recall_density_coverage(a, a.clone(), k=3)
+    assert same["precision"] == same["recall"] == same["coverage"] == 1.0
+    far = precision_recall_density_coverage(a, a + 100, k=3)
+    assert far["precision"] == far["recall"] == far["density"] == far["coverage"] == 0.0
+    q = per_class_quality(a, torch.arange(200) % 2, a, torch.arange(200) % 2, ["x", "y"], k=3)
+    assert q["mean"]["precision"] == 1.0 and q["per_class"]["y"]["n_real"] == 100
+
+
+# ----------------------------------------------------------------------------- generators that saw the test split
+
+
+def _fit_on(spec, out):
+    train_generator(load_data(spec).train, TINY_FIT, out, data_info=spec.to_dict(), device="cpu")
+    return out / "model.safetensors"
+
+
+@pytest.mark.parametrize("trained_on, words", [
+    (DataSpec("builtin:digits", image_size=8, imbalance=10, seed=0), "has seen the test images"),
+    (DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=10, seed=1), "may have seen the test images"),
+    (DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=5, seed=0), "other images than this report"),
+])
+def test_refuses_a_generator_that_saw_other_images(trained_on, words, tmp_path):
+    path = _fit_on(trained_on, tmp_path / "gen")
+    with pytest.raises(DataError, match=words):
+        make_report(SPEC, tmp_path / "rep", model=path, config=ReportConfig(arms=("real",), seeds=(0,), **TINY), device="cpu")
+    assert not (tmp_path / "rep" / "report.json").exists()
+
+
+def test_refuses_a_generator_trained_on_the_test_data(tmp_path):
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    np.savez(tmp_path / "a.npz", x=d.images[:300].astype(np.float32) / 16, y=d.target[:300])
+    np.savez(tmp_path / "b.npz", x=d.images[300:500].astype(np.float32) / 16, y=d.target[300:500])
+    spec_a = DataSpec(str(tmp_path / "a.npz"), image_size=8)
+    path = _fit_on(spec_a, tmp_path / "gen")
+    config = ReportConfig(arms=("real", "synthetic"), seeds=(0,), **TINY)
+    with pytest.raises(DataError, match="the data given as --test"):
+        make_report(spec_a, tmp_path / "rep", model=path, test=str(tmp_path / "a.npz"), config=config, device="cpu")
+    result = make_report(spec_a, tmp_path / "rep", model=path, test=str(tmp_path / "b.npz"), config=config, device="cpu")
+    assert sum(result["data"]["test_counts"]) == 200 and "synthetic" in result["arms"]
+
+
+def test_make_report_checks_its_arguments(tmp_path, model):
+    config = ReportConfig(arms=("real",), seeds=(0,), **TINY)
+    with pytest.raises(ConfigError, match="exactly one of --model"):
+        make_report(SPEC, tmp_path, config=config)
+    with pytest.raises(ConfigError, match="--test TESTDATA or --test-split"):
+        make_report(DataSpec("builtin:digits", image_size=8), tmp_path, model=model, config=config)
+    with pytest.raises(ConfigError, match="--oracle needs --imbalance"):
+        make_report(DataSpec("builtin:digits", image_size=8, test_split=0.3), tmp_path, model=model, config=config, oracle=True)
+    with pytest.raises(ConfigError, match="arms"):
+        ReportConfig(arms=("real", "mixup"))
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _cli(*args):
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def test_cli_report_with_fit_and_oracle(tmp_path):
+    out = tmp_path / "rep"
+    result = _cli("report", "builtin:digits", "--image-size", 8, "--imbalance", 10, "--test-split", 0.3, "--fit",
+                  "--fit-steps", 2, "--fit-width", 8, "--oracle", "--arms", "real,classic-aug,synthetic,oracle",
+                  "--seeds", 2, "--steps", 3, "--batch-size", 16, "--device", "cpu", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "| classic-aug |" in result.output and "synthetic data " in result.output and "report.md" in result.output
+    assert (out / "generator" / "model.safetensors").exists()
+    saved = json.loads((out / "report.json").read_text())
+    assert set(saved["arms"]) == {"real", "classic-aug", "synthetic", "oracle"} and saved["seeds"] == [0, 1]
+
+
+def test_cli_report_refuses_in_one_line(tmp_path, model):
+    result = _cli("report", "builtin:digits", "--image-size", 8, "--imbalance", 10, "--test-split", 0.3, "--data-seed", 1,
+                  "--model", model, "--steps", 3, "--out", tmp_path / "rep")
+    assert result.exit_code == 1
+    lines = [l for l in result.output.splitlines() if l.strip()]
+    assert lines[-1].startswith("error: ") and "test images" in lines[-1] and "Traceback" not in result.output
+    assert "demo" in _cli("--help").output
