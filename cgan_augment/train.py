@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, Sampler
 from .checkpoint import load_checkpoint, publish, save_checkpoint, save_generator
 from .data import class_counts, fingerprint
 from .diffaugment import check_policy, diff_augment
+from .diagnostics import class_diversity, write_diversity_plot, write_timeline
 from .images import save_grid
 from .errors import ConfigError, OutputDirError, TrainingDiverged
 from .losses import check_loss, discriminator_loss, generator_loss, gradient_penalty
@@ -344,6 +345,9 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
     grid_rows = 10
     grid_noise = torch.randn(num_classes * grid_rows, config.z_dim, generator=torch.Generator().manual_seed(config.seed))
     grid_labels = torch.arange(num_classes).repeat_interleave(grid_rows)
+    real_diversity = class_diversity(*_real_examples(dataset, grid_rows), num_classes) if out is not None else None
+
+    log = open(out / "log.jsonl", "a") if out is not None else None
 
     def checkpoint(step):
         if out is None:
@@ -363,10 +367,17 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
             images = final(grid_noise.to(device), grid_labels.to(device)).clamp(0, 1).cpu()
         save_grid(images, out / "samples" / f"step_{step:06d}.png", nrow=grid_rows)
         save_grid(images, out / "samples.png", nrow=grid_rows)
+        timeline = [_read_grid(p, num_classes * grid_rows, grid_rows, images.shape[1:])
+                    for p in sorted((out / "samples").glob("step_*.png"))]
+        write_timeline(timeline, out / "samples_over_time.png", num_classes)
+        if log:
+            log.write(json.dumps({"step": step, "diversity": class_diversity(images, grid_labels, num_classes),
+                                  "real_diversity": real_diversity}) + "\n")
+            log.flush()
+            write_diversity_plot(out / "log.jsonl", out / "diversity.png", dataset.classes)
 
     G.train(), D.train()
     step, last = start, time.perf_counter()
-    log = open(out / "log.jsonl", "a") if out is not None else None
     try:
         for step, (x, y) in enumerate(loader, start=start + 1):
             rng = torch.Generator().manual_seed(_step_seed(config.seed, step))
@@ -423,6 +434,31 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
     final = _standing_stats(G_ema, config.seed)
     final.classes, final.metadata = list(dataset.classes), dict(meta, step=step)
     return final
+
+
+def _real_examples(dataset, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to ``per_class`` real images of each class (the first ones), for diversity reference."""
+    picked, seen = [], {}
+    for i, t in enumerate(dataset.targets):
+        if seen.get(t, 0) < per_class:
+            seen[t] = seen.get(t, 0) + 1
+            picked.append(i)
+    items = [dataset[i] for i in picked]
+    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+
+
+def _read_grid(path: Path, n: int, nrow: int, shape) -> torch.Tensor:
+    """The n images (C×H×W each) of a grid PNG written by ``save_grid`` with padding 1."""
+    from PIL import Image
+    import numpy as np
+
+    c, h, w = shape
+    with Image.open(path) as im:
+        arr = torch.from_numpy(np.asarray(im.convert("L" if c == 1 else "RGB"), dtype=np.uint8).copy())
+    arr = arr.view(arr.shape[0], arr.shape[1], -1).permute(2, 0, 1).float() / 255
+    cells = [arr[:, 1 + (i // nrow) * (h + 1):1 + (i // nrow) * (h + 1) + h, 1 + (i % nrow) * (w + 1):1 + (i % nrow) * (w + 1) + w]
+             for i in range(n)]
+    return torch.stack(cells)
 
 
 def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:

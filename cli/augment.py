@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .main import data_options, data_spec, user_errors
+from .options import data_options, data_spec, user_errors
 
 
 def _target(value: str):

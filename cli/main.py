@@ -7,55 +7,15 @@ non-zero exit, never a traceback.
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import click
 
-from cgan_augment import DataSpec, TrainConfig, __version__
-from cgan_augment.errors import CGANAugmentError
+from cgan_augment import __version__
 
-
-def user_errors(fn):
-    """Print library errors as ``error: ...`` (exit 1); Ctrl-C as a short note (exit 130)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from cgan_augment.train import TrainingInterrupted
-
-        try:
-            return fn(*args, **kwargs)
-        except CGANAugmentError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(1)
-        except TrainingInterrupted as e:
-            click.echo(f"\n{e}", err=True)
-            sys.exit(130)
-        except KeyboardInterrupt:
-            click.echo("\ninterrupted", err=True)
-            sys.exit(130)
-
-    return wrapper
-
-
-def default_of(cls, name: str) -> str:
-    """The default of a config field, for --help (defaults live in the dataclass only)."""
-    value = next(f.default for f in fields(cls) if f.name == name)
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def train_option(flag: str, help: str, field: str = "", **kwargs):
-    """A fit option whose --help shows the TrainConfig default."""
-    field = field or flag.lstrip("-").replace("-", "_")
-    return click.option(flag, field, help=f"{help} [default: {default_of(TrainConfig, field)}]", **kwargs)
-
-
-def given(**options) -> dict:
-    """Only the options the user set, so the dataclass defaults apply to the rest."""
-    return {k: v for k, v in options.items() if v is not None}
+from .options import data_options, data_spec, given, train_option, user_errors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -72,25 +32,6 @@ def main():
     DATA is a folder with one sub-folder of images per class (torchvision's ImageFolder layout),
     an .npz file with arrays x (N,H,W[,C]) and y (N,), or builtin:digits / builtin:mnist5k.
     """
-
-
-def data_options(fn):
-    for decorator in reversed([
-        click.argument("data"),
-        click.option("--image-size", type=int, help="Side of the square images. [default: smallest of 28/32/64 not below the median image side]"),
-        click.option("--channels", type=click.Choice(["1", "3"]), help="1 (grayscale) or 3 (RGB). [default: from the data]"),
-        click.option("--imbalance", type=float, help="Make a long-tailed copy: largest/smallest class ratio R (class k keeps n_max·R^(-k/(K-1)))."),
-        click.option("--test-split", type=float, help="Hold out a stratified test part (fraction, or a count if >= 1) that training never sees."),
-        click.option("--data-seed", type=int, help=f"Seed of the test split and long-tail draw. [default: {default_of(DataSpec, 'seed')}]"),
-        click.option("--skip-bad", is_flag=True, help="Skip unreadable images (and count them) instead of stopping at the first."),
-    ]):
-        fn = decorator(fn)
-    return fn
-
-
-def data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad):
-    return DataSpec(**given(source=data, image_size=image_size, channels=int(channels) if channels else None,
-                            imbalance=imbalance, test_split=test_split, seed=data_seed), skip_bad=skip_bad)
 
 
 def _default_out(source: str) -> Path:
@@ -132,7 +73,7 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
       cgan-augment fit data/ --out runs/skin --image-size 64 --device cuda
       cgan-augment fit data/ --out runs/skin --steps 6000 --resume
     """
-    from cgan_augment import class_counts, load_data, train_generator
+    from cgan_augment import TrainConfig, class_counts, load_data, train_generator
 
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
     config = TrainConfig(**given(**train_options))

@@ -13,7 +13,7 @@ from cgan_augment import (ConfigError, DataSpec, OutputDirError, TrainConfig, Tr
                           load_generator, train_generator)
 from cgan_augment.train import StepBatchSampler
 
-FIT = [sys.executable, "-m", "cgan_augment.cli.main", "fit", "builtin:digits", "--image-size", "16",
+FIT = [sys.executable, "-m", "cgan_augment.cli", "fit", "builtin:digits", "--image-size", "16",
        "--width", "8", "--batch-size", "16", "--checkpoint-every", "10", "--sample-every", "50"]
 
 
@@ -32,7 +32,12 @@ def test_fit_writes_model_samples_log_and_generates_requested_classes(digits, tm
         assert (tmp_path / name).exists(), name
     assert not (tmp_path / ".lock").exists()
     log = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == [1, 2, 3, 4]
+    assert [r["step"] for r in log if "loss_d" in r] == [1, 2, 3, 4]
+    diversity = [r for r in log if "diversity" in r]
+    assert [r["step"] for r in diversity] == [2, 4] and len(diversity[0]["diversity"]) == 10
+    assert all(0 <= d <= 1 for d in diversity[0]["real_diversity"])
+    for name in ("samples_over_time.png", "diversity.png"):
+        assert (tmp_path / name).exists(), name
     loaded = load_generator(tmp_path / "model.safetensors")
     assert loaded.classes == digits.classes
     x = loaded.sample([9, 9, 0], seed=1)
@@ -73,8 +78,8 @@ def test_resume_in_process_matches_uninterrupted(digits, tmp_path, tiny_config):
     resumed = train_generator(digits, tiny_config, tmp_path / "resumed", resume=True)
     a, b = full.state_dict(), resumed.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    log = [json.loads(l)["step"] for l in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
-    assert log == [1, 2, 3, 4]
+    log = [json.loads(l) for l in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss_d" in r] == [1, 2, 3, 4]
 
 
 def test_sigkill_then_resume_continues_from_checkpoint_bit_for_bit(tmp_path):
@@ -92,8 +97,8 @@ def test_sigkill_then_resume_continues_from_checkpoint_bit_for_bit(tmp_path):
     load_generator(out / "model.safetensors")  # the last good model is intact
     resumed = subprocess.run(FIT + steps + ["--out", str(out), "--resume"], capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    log = [json.loads(l)["step"] for l in (out / "log.jsonl").read_text().splitlines()]
-    assert log == list(range(1, 121))
+    log = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss_d" in r] == list(range(1, 121))
     a, b = load_file(tmp_path / "ref" / "model.safetensors"), load_file(out / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
