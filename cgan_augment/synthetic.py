@@ -5,7 +5,8 @@ into one canonical per-class plan, the way imbalanced-learn resolves ``sampling_
 :class:`SyntheticDataset` wraps any map-style ``(image, label)`` dataset and a generator, makes the
 planned synthetic images once (or once per epoch) in batches on the generator's device, keeps them
 as one uint8 tensor on the CPU, and serves real items first, then synthetic ones, each in the
-real dataset's own format.
+real dataset's own format. :func:`write_image_folder` writes such a dataset as an ImageFolder tree
+(``cgan-augment augment``).
 """
 
 from __future__ import annotations
@@ -180,7 +181,7 @@ class _ItemFormat:
             self.kind, self.dtype = "pil", None
             self.mode = image.mode
             w, h = image.size
-            c = len(image.getbands()) if image.mode in ("L", "RGB") else (1 if image.mode in ("1", "I", "F", "P") else 3)
+            c = 1 if image.mode in ("1", "L", "LA", "I", "I;16", "F") else 3  # P, RGBA, CMYK… are colour
         else:
             raise DataError(f"real images should be tensors, numpy arrays or PIL images. Got {_describe(image)}.")
         self.shape = (int(c), int(h), int(w))
@@ -284,6 +285,17 @@ class SyntheticDataset(Dataset):
     them). ``refresh="epoch"`` keeps the pool in shared memory and refills it in place on
     ``set_epoch(e)``, so even persistent workers see the new images; call it in the main process
     between epochs, as with ``DistributedSampler.set_epoch``.
+
+    Example::
+
+        tf = T.Compose([T.Resize(28), T.ToTensor(), T.Normalize([0.5], [0.5])])
+        real = torchvision.datasets.ImageFolder("data/", transform=tf)   # yields Normalized 1×28×28
+        ds = SyntheticDataset(real, "runs/data/model.safetensors", 0.5,
+                              transform=T.Normalize([0.5], [0.5]), refresh="epoch")
+        loader = DataLoader(ds, batch_size=64, shuffle=True, num_workers=2)
+        for epoch in range(epochs):
+            ds.set_epoch(epoch)
+            for x, y in loader: ...
 
     Args:
         real: map-style dataset of ``(image, label)``. Class counts come from ``targets`` (this
