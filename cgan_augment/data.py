@@ -281,7 +281,11 @@ class ArrayImages(Dataset):
         return (self.transform(x) if self.transform else x), self.targets[i]
 
     def __getitems__(self, indices: list[int]):
-        xs = self.images[indices].float().div_(255)
+        # Chunks below torch's parallel grain size (32768 elements) stay on one thread: a batch
+        # gather is tiny, and waking the thread pool for it costs more than the work.
+        per = max(1, 32767 // self.images[0].numel())
+        xs = [x for chunk in torch.as_tensor(indices).split(per)
+              for x in torch.div(self.images.index_select(0, chunk), 255).unbind(0)]
         if self.transform:
             return [(self.transform(x), self.targets[i]) for x, i in zip(xs, indices)]
         return list(zip(xs, (self.targets[i] for i in indices)))

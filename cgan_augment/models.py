@@ -85,8 +85,8 @@ class Generator(nn.Module):
             y = labels.tolist()
         else:
             y = [self.class_index(c) for c in labels]
-        device = torch.device(device) if device is not None else self.device
-        if self.device != device:
+        device = _normalise(torch.device(device)) if device is not None else self.device
+        if _normalise(self.device) != device:
             raise ConfigError(f"generator is on {self.device} but samples were asked on {device}; move it with .to({str(device)!r}).")
         y = torch.as_tensor(y, dtype=torch.int64, device=device)
         if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
@@ -102,6 +102,13 @@ class Generator(nn.Module):
             out[start:start + len(yb)] = self(z, yb).clamp_(0, 1)
         self.train(was_training)
         return out
+
+
+def _normalise(device: torch.device) -> torch.device:
+    """``cuda`` and ``cuda:0`` name the same device; compare them as equal."""
+    if device.type in ("cuda", "mps") and device.index is None:
+        return torch.device(device.type, torch.cuda.current_device() if device.type == "cuda" else 0)
+    return device
 
 
 # ----------------------------------------------------------------------------- mlp
