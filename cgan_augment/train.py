@@ -57,6 +57,9 @@ class TrainConfig:
         ema_decay: decay of the generator-weights moving average (ramped up over the first steps).
         balanced: draw real batches class-balanced (a class uniformly, then one of its images).
         diffaugment: DiffAugment policy applied before the discriminator ("" to turn it off).
+        real_affine: show the discriminator real images under a small random affine (rotation
+            ±10°, shift ±10%, scale ±10%), so the generator learns the class shapes under those
+            variations too (a deliberate leak, unlike DiffAugment: the augmented set is the target).
         seed: seed of initialisation, batches, noise and augmentation.
         sample_every: steps between sample grids; checkpoint_every: steps between checkpoints.
         num_workers: DataLoader worker processes decoding images.
@@ -76,6 +79,7 @@ class TrainConfig:
     ema_decay: float = 0.999
     balanced: bool = True
     diffaugment: str = "translation,cutout"
+    real_affine: bool = False
     seed: int = 0
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -133,6 +137,12 @@ def resolve_device(device: Union[str, torch.device] = "auto") -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise ConfigError(f"device should be auto, cpu, cuda, cuda:N or mps. Got {name!r}.") from None
+
+
+def _real_affine():
+    from torchvision.transforms import v2
+
+    return v2.RandomAffine(degrees=10, translate=(0.1, 0.1), scale=(0.9, 1.1))
 
 
 def _step_seed(seed: int, step: int) -> int:
@@ -339,6 +349,7 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
         _trim_log(out / "log.jsonl", start)
 
     d_steps = config.discriminator_steps
+    real_affine = _real_affine() if config.real_affine else None
     sampler = StepBatchSampler(dataset.targets, config.batch_size * d_steps, config.balanced, config.seed, start, config.steps)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=config.num_workers,
                         pin_memory=device.type == "cuda", persistent_workers=False)
@@ -382,6 +393,8 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
         for step, (x, y) in enumerate(loader, start=start + 1):
             rng = torch.Generator().manual_seed(_step_seed(config.seed, step))
             torch.manual_seed(_step_seed(config.seed, step))  # dropout and anything else on the global RNG
+            if real_affine is not None:
+                x = torch.stack([real_affine(item) for item in x])
             x = x.to(device, non_blocking=True) * 2 - 1  # (B·d_steps, C, H, W) in [-1, 1]
             y = y.to(device, non_blocking=True)
             for xr, yr in zip(x.chunk(d_steps), y.chunk(d_steps)):

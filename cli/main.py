@@ -51,6 +51,7 @@ def _default_out(source: str) -> Path:
 @train_option("--ema-decay", "Decay of the moving average of generator weights.", type=float)
 @train_option("--balanced/--no-balanced", "Draw real batches class-balanced.", field="balanced", default=None)
 @train_option("--diffaugment", 'DiffAugment policy for the discriminator ("" for none).')
+@train_option("--real-affine/--no-real-affine", "Train on real images under a small random affine.", field="real_affine", default=None)
 @train_option("--seed", "Seed of initialisation, batches and noise.", type=int)
 @train_option("--sample-every", "Steps between sample grids.", type=int)
 @train_option("--checkpoint-every", "Steps between checkpoints.", type=int)

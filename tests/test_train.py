@@ -51,10 +51,14 @@ def test_families_and_losses_train(digits, family, loss):
     assert g.sample([0, 1], seed=0).shape == (2, 1, 16, 16)
 
 
-def test_same_seed_same_model_on_cpu(digits, tiny_config):
-    a = train_generator(digits, tiny_config).state_dict()
-    b = train_generator(digits, tiny_config).state_dict()
+@pytest.mark.parametrize("real_affine", [False, True])
+def test_same_seed_same_model_on_cpu(digits, tiny_config, real_affine):
+    config = TrainConfig(**{**tiny_config.__dict__, "real_affine": real_affine})
+    a = train_generator(digits, config).state_dict()
+    b = train_generator(digits, config).state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    c = train_generator(digits, TrainConfig(**{**config.__dict__, "seed": 1})).state_dict()
+    assert not all(torch.equal(a[k], c[k]) for k in a)
 
 
 def test_balanced_sampler_draws_classes_uniformly():
@@ -110,7 +114,8 @@ def load_meta(path):
         return f.metadata()["cgan_augment"]
 
 
-def test_sigint_writes_a_checkpoint_before_exit(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_sigint_and_sigterm_write_a_checkpoint_before_exit(tmp_path, sig):
     out = tmp_path / "run"
     proc = subprocess.Popen(FIT + ["--steps", "100000", "--checkpoint-every", "100000", "--out", str(out)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -118,7 +123,7 @@ def test_sigint_writes_a_checkpoint_before_exit(tmp_path):
     while not (out / "log.jsonl").exists() or (out / "log.jsonl").stat().st_size == 0:
         assert time.time() < deadline
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err
     step = json.loads(load_meta(out / "checkpoint.safetensors"))["step"]
