@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import fields
 from pathlib import Path
 
 import click
@@ -16,8 +15,7 @@ from .options import data_options, data_spec, default_of, given, user_errors
 def _report_option(flag: str, help: str, field: str = "", **kwargs):
     """An option whose --help shows the ReportConfig default."""
     field = field or flag.lstrip("-").replace("-", "_")
-    value = next(f.default for f in fields(ReportConfig) if f.name == field)
-    return click.option(flag, field, help=f"{help} [default: {value!r}]", **kwargs)
+    return click.option(flag, field, help=f"{help} [default: {default_of(ReportConfig, field)}]", **kwargs)
 
 
 class _Progress:

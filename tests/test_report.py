@@ -195,7 +195,9 @@ def test_refuses_a_generator_trained_on_the_test_data(tmp_path):
 def test_make_report_checks_its_arguments(tmp_path, model):
     config = ReportConfig(arms=("real",), seeds=(0,), **TINY)
     with pytest.raises(ConfigError, match="exactly one of --model"):
-        make_report(SPEC, tmp_path, config=config)
+        make_report(SPEC, tmp_path, config=ReportConfig(arms=("real", "synthetic"), **TINY))
+    with pytest.raises(ConfigError, match="exactly one of --model"):
+        make_report(SPEC, tmp_path, model=model, fit=TINY_FIT, config=config)
     with pytest.raises(ConfigError, match="--test TESTDATA or --test-split"):
         make_report(DataSpec("builtin:digits", image_size=8), tmp_path, model=model, config=config)
     with pytest.raises(ConfigError, match="--oracle needs --imbalance"):
