@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from .errors import ConfigError
 
-__all__ = ["LOSSES", "discriminator_loss", "generator_loss", "gradient_penalty"]
+__all__ = ["LOSSES", "discriminator_loss", "generator_loss", "gradient_penalty", "mode_seeking_loss"]
 
 LOSSES = ("bce", "hinge", "wgan-gp")
 
@@ -39,3 +39,11 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, y: torch.Te
     mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(mixed, y).sum(), mixed, create_graph=True)
     return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+def mode_seeking_loss(fake: torch.Tensor, z: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Mode-seeking term (Mao et al. 2019, MSGAN) for a batch whose two halves share labels:
+    1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|), small when images differ as their noise does."""
+    half = len(z) // 2
+    ratio = (fake[:half] - fake[half:2 * half]).abs().mean() / (z[:half] - z[half:2 * half]).abs().mean()
+    return 1.0 / (ratio + eps)

@@ -33,7 +33,7 @@ from .diffaugment import check_policy, diff_augment
 from .diagnostics import class_diversity, write_diversity_plot, write_timeline
 from .images import save_grid
 from .errors import ConfigError, OutputDirError, TrainingDiverged
-from .losses import check_loss, discriminator_loss, generator_loss, gradient_penalty
+from .losses import check_loss, discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
 from .models import FAMILIES, Generator, build_discriminator, build_generator
 
 __all__ = ["TrainConfig", "train_generator", "resolve_device", "TrainingInterrupted"]
@@ -60,6 +60,9 @@ class TrainConfig:
         real_affine: show the discriminator real images under a small random affine (rotation
             ±10°, shift ±10%, scale ±10%), so the generator learns the class shapes under those
             variations too (a deliberate leak, unlike DiffAugment: the augmented set is the target).
+        mode_seeking: weight of the mode-seeking term (Mao et al. 2019): the generator is pushed to
+            make images that differ as much as their noise vectors do, for the same class, which
+            counters a generator that ignores its noise (every sample of a class alike).
         seed: seed of initialisation, batches, noise and augmentation.
         sample_every: steps between sample grids; checkpoint_every: steps between checkpoints.
         num_workers: DataLoader worker processes decoding images.
@@ -80,6 +83,7 @@ class TrainConfig:
     balanced: bool = True
     diffaugment: str = "translation,cutout"
     real_affine: bool = False
+    mode_seeking: float = 0.0
     seed: int = 0
     sample_every: int = 500
     checkpoint_every: int = 500
@@ -410,7 +414,14 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
                 loss_d.backward()
                 opt_d.step()
             z = torch.randn(len(yr), config.z_dim, generator=rng).to(device)
-            loss_g = generator_loss(config.loss, D(diff_augment(G.net_forward(z, yr), config.diffaugment, rng), yr))
+            if config.mode_seeking:
+                half = len(yr) // 2
+                yr = torch.cat([yr[:half], yr[:half]])  # pairs: same class, different noise
+                z = z[:2 * half]
+            fake = G.net_forward(z, yr)
+            loss_g = generator_loss(config.loss, D(diff_augment(fake, config.diffaugment, rng), yr))
+            if config.mode_seeking:
+                loss_g = loss_g + config.mode_seeking * mode_seeking_loss(fake, z)
             opt_g.zero_grad(set_to_none=True)
             loss_g.backward()
             opt_g.step()

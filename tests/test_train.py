@@ -45,9 +45,11 @@ def test_fit_writes_model_samples_log_and_generates_requested_classes(digits, tm
     assert torch.equal(x, g.sample([9, 9, 0], seed=1))
 
 
-@pytest.mark.parametrize("family,loss", [("mlp", "bce"), ("dcgan", "wgan-gp"), ("mlp", "hinge")])
-def test_families_and_losses_train(digits, family, loss):
-    g = train_generator(digits, TrainConfig(family=family, loss=loss, steps=2, width=8, z_dim=8, batch_size=8))
+@pytest.mark.parametrize("family,loss,mode_seeking", [("mlp", "bce", 0.0), ("dcgan", "wgan-gp", 0.0),
+                                                      ("mlp", "hinge", 0.0), ("dcgan", "hinge", 0.1)])
+def test_families_and_losses_train(digits, family, loss, mode_seeking):
+    g = train_generator(digits, TrainConfig(family=family, loss=loss, steps=2, width=8, z_dim=8, batch_size=8,
+                                            mode_seeking=mode_seeking))
     assert g.sample([0, 1], seed=0).shape == (2, 1, 16, 16)
 
 
