@@ -41,7 +41,8 @@ __all__ = ["TrainConfig", "train_generator", "resolve_device", "TrainingInterrup
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """How to train; stored in the model file. Defaults are the recommended settings.
+    """How to train; stored in the model file. Defaults are the recommended settings: those that
+    measured best in ``benchmarks/bench_generators.py`` (see ``benchmarks/RESULTS.md``, issue 5).
 
     Args:
         family: ``dcgan`` (conv, conditional BatchNorm, spectral-norm projection discriminator) or ``mlp``.
@@ -73,17 +74,17 @@ class TrainConfig:
     steps: int = 2000
     batch_size: int = 64
     lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    beta1: float = 0.0
+    beta2: float = 0.9
     d_steps: Optional[int] = None
     gp_weight: float = 10.0
     z_dim: int = 64
-    width: int = 32
+    width: int = 16
     ema_decay: float = 0.999
     balanced: bool = True
     diffaugment: str = "translation,cutout"
     real_affine: bool = False
-    mode_seeking: float = 0.0
+    mode_seeking: float = 0.1
     seed: int = 0
     sample_every: int = 500
     checkpoint_every: int = 500
