@@ -51,7 +51,6 @@ def _default_out(source: str) -> Path:
 @train_option("--ema-decay", "Decay of the moving average of generator weights.", type=float)
 @train_option("--balanced/--no-balanced", "Draw real batches class-balanced.", field="balanced", default=None)
 @train_option("--diffaugment", 'DiffAugment policy for the discriminator ("" for none).')
-@train_option("--real-affine/--no-real-affine", "Train on real images under a small random affine.", field="real_affine", default=None)
 @train_option("--mode-seeking", "Weight of the mode-seeking term against per-class collapse (0 turns it off).", type=float)
 @train_option("--beta1", "Adam beta1 of both networks.", type=float)
 @train_option("--beta2", "Adam beta2 of both networks.", type=float)
