@@ -40,6 +40,18 @@ def cases(datasets: list[str], irs: list[float]) -> list[tuple[str, DataSpec]]:
     return out
 
 
+def _finished_generator(folder: Path):
+    """The case's generator if it finished its own steps: the cache survives later changes of the
+    fit defaults (its settings are in its metadata and in report.json)."""
+    from cgan_augment import read_metadata
+
+    path = folder / "model.safetensors"
+    if not path.exists():
+        return None
+    meta = read_metadata(path)
+    return path if int(meta.get("step", 0)) >= int(meta.get("train_config", {}).get("steps", 1)) else None
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--datasets", default="mnist5k,digits", help="comma list of mnist5k, digits")
@@ -49,6 +61,7 @@ def main(argv=None) -> int:
     p.add_argument("--steps", type=int, default=1500, help="classifier steps per run")
     p.add_argument("--fit-steps", type=int, help="generator steps [default: TrainConfig default]")
     p.add_argument("--fit-width", type=int, help="generator width [default: TrainConfig default]")
+    p.add_argument("--refit", action="store_true", help="fit a new generator even if the case folder has a finished one")
     p.add_argument("--device", default="cpu")
     p.add_argument("--out", default="benchmarks/runs/report")
     args = p.parse_args(argv)
@@ -71,7 +84,11 @@ def main(argv=None) -> int:
                 print(f"[{time.strftime('%H:%M:%S')}] {name} {stage} {done}/{total} {detail}", file=sys.stderr, flush=True)
 
         synthetic = any(a.startswith("synthetic") for a in config.arms)
-        result = make_report(spec, Path(args.out) / name, fit=fit if synthetic else None, config=config, oracle=True, device=args.device,
+        model = _finished_generator(Path(args.out) / name / "generator") if synthetic and not args.refit else None
+        if model is not None:
+            print(f"{name}: reusing {model} (pass --refit to fit a new one)", file=sys.stderr)
+        result = make_report(spec, Path(args.out) / name, model=model, fit=fit if synthetic and model is None else None,
+                             config=config, oracle=True, device=args.device,
                         on_progress=progress, resume=True)
         wall = time.time() - t0
         print(f"\n## {name}  ({wall / 60:.1f} min this invocation)\n\n{result['verdict']}\n\n{format_table(result)}\n", flush=True)
