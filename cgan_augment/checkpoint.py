@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
-from typing import Optional, Union
+from typing import Union
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .errors import ModelFileError, OutputDirError
+from .files import atomic_path
 from .models import Generator, build_generator
 
 __all__ = ["FORMAT_VERSION", "save_generator", "load_generator", "read_metadata", "save_checkpoint", "load_checkpoint"]
@@ -41,29 +41,12 @@ def library_version() -> str:
 def atomic_save(tensors: dict, path: Union[str, Path], metadata: dict) -> None:
     """Write a safetensors file through a temporary file in the same folder, then rename it into
     place, so a crash or full disk never leaves a half-written file at ``path``."""
-    path = Path(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata={META_KEY: json.dumps(metadata)})
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        publish(tmp, path)
-    except (OSError, SafetensorError) as e:
-        raise OutputDirError(f"{path}: could not write ({e}); the previous file, if any, is unchanged.") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def publish(tmp: str, path: Union[str, Path]) -> None:
-    """Give a finished temporary file the usual permissions (mkstemp makes it 0600) and rename it
-    over ``path`` in one step."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    os.replace(tmp, path)
+    with atomic_path(path, fsync=True) as tmp:
+        try:
+            save_file(tensors, tmp, metadata={META_KEY: json.dumps(metadata)})
+        except SafetensorError as e:
+            raise OutputDirError(f"{path}: could not write ({e}); the previous file, if any, is unchanged.") from None
 
 
 def _read_header(path: Union[str, Path]) -> tuple[dict, dict]:

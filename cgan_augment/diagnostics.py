@@ -13,6 +13,7 @@ from typing import Optional, Sequence
 
 import torch
 
+from .files import atomic_path
 from .images import save_grid
 
 __all__ = ["class_diversity", "write_timeline", "write_diversity_plot"]
@@ -68,8 +69,9 @@ def write_diversity_plot(log_path: Path, path: Path, classes: Sequence[str]) -> 
     ax.set_title("Generated-sample diversity per class (dotted: real images)")
     ax.legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, format="png")
+    finally:
+        plt.close(fig)
     return None

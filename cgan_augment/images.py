@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
 import torch
 
-from .checkpoint import load_generator, publish
+from .checkpoint import load_generator
+from .files import atomic_path
 from .errors import ConfigError, OutputDirError
 
 __all__ = ["save_grid", "save_png", "write_samples"]
@@ -28,16 +27,8 @@ def save_png(image: torch.Tensor, path: Union[str, Path]) -> None:
 
     path = Path(path)
     data = (image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         Image.fromarray(data[:, :, 0] if data.shape[2] == 1 else data).save(tmp, format="PNG")
-        publish(tmp, path)
-    except OSError as e:
-        raise OutputDirError(f"{path}: could not write ({e.strerror}).") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optional[Sequence[str]] = None,

@@ -44,9 +44,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .checkpoint import load_generator, publish, read_metadata
+from .checkpoint import load_generator, read_metadata
+from .files import atomic_path, write_text_atomic
 from .data import DataSpec, LabeledSubset, class_counts, fingerprint, load_data
-from .errors import ConfigError, DataError, ModelFileError, OutputDirError
+from .errors import ConfigError, DataError, OutputDirError
 from .quality import per_class_quality
 
 __all__ = ["ReportConfig", "ARMS", "BASELINE_ARMS", "CLASSIFIERS", "run_report", "make_report", "run_demo", "demo_settings",
@@ -696,15 +697,7 @@ def _make_dir(path: Path) -> None:
 
 
 def _write_text(path: Path, text: str) -> None:
-    import tempfile
-
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        publish(tmp, path)
-    except OSError as e:
-        raise OutputDirError(f"{path}: could not write ({e.strerror}).") from None
+    write_text_atomic(path, text)
 
 
 def _pm(entry: Optional[dict], scale: float = 1.0, digits: int = 3) -> str:
@@ -841,16 +834,11 @@ def _recall_figure(path: Path, result: dict) -> Optional[str]:
     ax.set_title("Per-class recall by arm (mean ± std over seeds); n = training images")
     ax.legend(fontsize=7, ncol=min(5, len(arms)), loc="lower left")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
     try:
-        fig.savefig(tmp)
-        publish(str(tmp), path)
-    except OSError as e:
-        raise OutputDirError(f"{path}: could not write ({e.strerror}).") from None
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)
-        if tmp.exists():
-            tmp.unlink()
     return None
 
 

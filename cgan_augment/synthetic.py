@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from .errors import ConfigError, DataError
+from .files import current_umask
 from .models import Generator
 
 __all__ = ["SyntheticDataset", "synthetic_plan", "format_plan", "write_image_folder", "check_out_folder", "TARGET_FORMS", "REFRESH_MODES"]
@@ -707,7 +708,7 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, link
                 on_item(done, total)
         record = dict(info or {}, plan=dataset.plan, seed=dataset.seed, linked=link)
         (tmp / MARKER).write_text(json.dumps(record, indent=2) + "\n")
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it 0700
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700
         if replace:
             shutil.rmtree(out)
         elif out.is_dir():
@@ -719,11 +720,3 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, link
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return written
-
-
-def _umask() -> int:
-    import os
-
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

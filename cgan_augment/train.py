@@ -17,7 +17,6 @@ import copy
 import json
 import os
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import asdict, dataclass, fields
@@ -27,7 +26,8 @@ from typing import Callable, Optional, Union
 import torch
 from torch.utils.data import DataLoader, Sampler
 
-from .checkpoint import load_checkpoint, publish, save_checkpoint, save_generator
+from .checkpoint import load_checkpoint, save_checkpoint, save_generator
+from .files import write_text_atomic
 from .data import class_counts, fingerprint
 from .diffaugment import check_policy, diff_augment
 from .diagnostics import class_diversity, write_diversity_plot, write_timeline
@@ -493,10 +493,7 @@ def _check_resumable(out: Path, saved: dict, meta: dict, config: TrainConfig) ->
 
 
 def _write_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        json.dump(obj, f, indent=2)
-    publish(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=2))
 
 
 def _trim_log(path: Path, keep_until: int) -> None:
@@ -504,7 +501,4 @@ def _trim_log(path: Path, keep_until: int) -> None:
     if not path.exists():
         return
     lines = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l).get("step", 0) <= keep_until]
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write("".join(l + "\n" for l in lines))
-    publish(tmp, path)
+    write_text_atomic(path, "".join(l + "\n" for l in lines))

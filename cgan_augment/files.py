@@ -1,0 +1,55 @@
+"""Atomic file writes: every file the project writes appears whole or not at all."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Union
+
+from .errors import OutputDirError
+
+__all__ = ["atomic_path", "write_text_atomic", "current_umask"]
+
+
+def current_umask() -> int:
+    """The process umask (reading it means setting it, so set it straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_path(path: Union[str, Path], fsync: bool = False) -> Iterator[str]:
+    """A temporary file name beside ``path`` to write to. When the block ends cleanly, the file
+    gets the usual permissions (mkstemp makes it 0600), is optionally fsynced, and is renamed over
+    ``path`` in one step; when it raises, the temporary file is removed and ``path`` is untouched.
+
+    Raises:
+        OutputDirError: the write or the rename failed (full disk, read-only folder, ...).
+    """
+    path = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise OutputDirError(f"{path}: cannot write here ({e.strerror}).") from None
+    os.close(fd)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~current_umask())
+        if fsync:
+            with open(tmp, "rb") as f:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        raise OutputDirError(f"{path}: could not write ({e.strerror or e}); the previous file, if any, is unchanged.") from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_text_atomic(path: Union[str, Path], text: str) -> None:
+    """Write ``text`` to ``path`` through :func:`atomic_path`."""
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text)
