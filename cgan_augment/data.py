@@ -343,7 +343,12 @@ def _load_npz(path: str, image_size, channels) -> ArrayImages:
             classes = f["classes"].tolist() if "classes" in f.files else None
     except DataError:
         raise
-    except (OSError, ValueError, EOFError) as e:
+    except ValueError as e:
+        if "pickle" in str(e):
+            raise DataError(f"{_show(path)}: not an .npz archive of plain arrays (reading it would need "
+                            "unpickling, which is never done); save it with numpy.savez(path, x=..., y=...).") from None
+        raise DataError(f"{_show(path)}: not a readable .npz file ({e}).") from None
+    except (OSError, EOFError) as e:
         raise DataError(f"{_show(path)}: not a readable .npz file ({e}).") from None
     return _array_images(x, np.asarray(y).reshape(-1), classes, _show(path), image_size, channels)
 

@@ -616,11 +616,12 @@ def _verdict(gains: dict, results: dict) -> str:
     n = len(g["per_seed"])
     points, spread = 100 * g["mean"], 100 * g["std"]
     helped = g["mean"] > 0 and (n < 2 or g["mean"] > g["std"])
-    how = "helped" if helped else "did not help"
+    within_noise = g["mean"] > 0 and not helped
+    how = "helped" if helped else ("did not clearly help" if within_noise else "did not help")
     sign = f"{points:+.1f}"
     spread_text = f"± {spread:.1f}" if n > 1 else "± n/a (one seed)"
-    tail = " (a gain within seed noise)" if g["mean"] > 0 and not helped else ""
-    return (f"synthetic data {how}, by {sign} points of balanced accuracy, {spread_text}: "
+    tail = " (a gain within seed noise)" if within_noise else ""
+    return (f"synthetic data {how}: {sign} points of balanced accuracy, {spread_text}, "
             f"{arm} vs {g['vs']}, paired over {n} seed{'s' if n != 1 else ''}{tail}.")
 
 

@@ -25,7 +25,9 @@ def main():
 
     \b
     Typical use:
+      cgan-augment demo                               # the whole story on bundled digits
       cgan-augment fit data/ --out runs/mydata        # train a generator
+      cgan-augment report data/ --test holdout/ --model runs/mydata/model.safetensors --out rep/
       cgan-augment sample runs/mydata/model.safetensors --class cat --n 16 --out cats/
       cgan-augment info runs/mydata/model.safetensors
 
@@ -68,7 +70,8 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
     \b
     Writes to OUT: model.safetensors (the EMA generator, metadata included),
     checkpoint.safetensors (for --resume), samples.png (one row per class),
-    samples/step_N.png, log.jsonl (losses), config.json.
+    samples/step_N.png, samples_over_time.png, log.jsonl (losses, per-class
+    diversity), diversity.png (collapse shows here), config.json.
 
     \b
     Examples:
