@@ -983,18 +983,17 @@ def make_report(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path
         raise ConfigError("--oracle needs --imbalance: the oracle arm trains on the training split before the long tail.")
     device = resolve_device(device)
     out = Path(out)
-    _make_dir(out)
     loaded = load_data(spec)
     train = loaded.train
     test_ds = loaded.test if test is None else _load_test(spec, test, train)
+    generator = None
     if model is not None:
         meta = read_metadata(model)
         check_model_split(meta, spec, train, test, name=str(model))
         generator = load_generator(model, device=device)
-    elif fit is not None:
+    _make_dir(out)  # only once the inputs are known good: a refused run leaves no empty folder behind
+    if fit is not None:
         generator = _fit_or_reuse(train, spec, fit, out / "generator", device, resume, force, on_progress)
-    else:
-        generator = None
     oracle_ds = load_data(replace(spec, imbalance=None)).train if oracle else None
     info = dict(spec.to_dict(), test=test, skipped=loaded.skipped, model=str(model) if model else (str(out / "generator" / "model.safetensors") if fit else None))
     return run_report(train, test_ds, generator, config, oracle=oracle_ds, out=out, device=device,

@@ -174,7 +174,7 @@ def test_refuses_a_generator_that_saw_other_images(trained_on, words, tmp_path):
     path = _fit_on(trained_on, tmp_path / "gen")
     with pytest.raises(DataError, match=words):
         make_report(SPEC, tmp_path / "rep", model=path, config=ReportConfig(arms=("real",), seeds=(0,), **TINY), device="cpu")
-    assert not (tmp_path / "rep" / "report.json").exists()
+    assert not (tmp_path / "rep").exists()  # a refused run leaves nothing behind
 
 
 def test_refuses_a_generator_trained_on_the_test_data(tmp_path):
