@@ -13,6 +13,7 @@ Files written to ``out`` (rank 0 only, each atomically): ``model.safetensors`` (
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import os
@@ -301,15 +302,8 @@ def train_generator(
                                  "--force to replace it, or choose another --out.")
         if resume and not (out / "checkpoint.safetensors").exists():
             raise OutputDirError(f"{out}: nothing to resume (no checkpoint.safetensors); run without --resume.")
-    lock = _OutDirLock(out, force) if writer else None
-    if lock:
-        lock.__enter__()
-    try:
-        with _StopOnSignal() as signals:
-            return _train(dataset, config, out if writer else None, data_info or {}, resume, device, on_step, signals)
-    finally:
-        if lock:
-            lock.__exit__()
+    with _OutDirLock(out, force) if writer else contextlib.nullcontext(), _StopOnSignal() as signals:
+        return _train(dataset, config, out if writer else None, data_info or {}, resume, device, on_step, signals)
 
 
 def _train(dataset, config, out, data_info, resume, device, on_step, signals) -> Generator:
@@ -353,13 +347,21 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
     real_diversity = class_diversity(*_real_examples(dataset, grid_rows), num_classes) if out is not None else None
 
     log = open(out / "log.jsonl", "a") if out is not None else None
+    standing = {}
+
+    def eval_generator(step):
+        """The EMA generator with standing BatchNorm statistics, computed once per step (the grid,
+        the checkpoint and the return value of the same step share it)."""
+        if standing.get("step") != step:
+            standing.update(step=step, generator=_standing_stats(G_ema, config.seed))
+            standing["generator"].classes = list(dataset.classes)
+        return standing["generator"]
 
     def checkpoint(step):
         if out is None:
             return
         state = dict(meta, step=step)
-        final = _standing_stats(G_ema, config.seed)
-        final.classes = G.classes
+        final = eval_generator(step)
         # Model first: wherever a kill lands, a checkpoint on disk implies a model on disk.
         save_generator(final, out / "model.safetensors", state)
         save_checkpoint(out / "checkpoint.safetensors", modules, optimizers, state)
@@ -367,7 +369,7 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
     def grid(step):
         if out is None:
             return
-        final = _standing_stats(G_ema, config.seed)
+        final = eval_generator(step)
         with torch.no_grad():
             images = final(grid_noise.to(device), grid_labels.to(device)).clamp(0, 1).cpu()
         save_grid(images, out / "samples" / f"step_{step:06d}.png", nrow=grid_rows)
@@ -439,12 +441,13 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
                 checkpoint(step)
                 raise TrainingInterrupted(step, out)
         if start >= config.steps and out is not None:
-            grid(step), checkpoint(step)
+            grid(step)
+            checkpoint(step)
     finally:
         if log:
             log.close()
-    final = _standing_stats(G_ema, config.seed)
-    final.classes, final.metadata = list(dataset.classes), dict(meta, step=step)
+    final = eval_generator(step)
+    final.metadata = dict(meta, step=step)
     return final
 
 
