@@ -213,7 +213,8 @@ class ImageFolderImages(Dataset):
         for (path, idx), probe in zip(candidates, probes):
             if isinstance(probe, DataError):
                 if not skip_bad:
-                    raise DataError(f"{probe} (pass --skip-bad to skip unreadable images)")
+                    raise DataError(f"{probe} (pass skip_bad=True to skip unreadable images)",
+                                    cli_message=f"{probe} (pass --skip-bad to skip unreadable images)")
                 self.skipped[probe.kind] = self.skipped.get(probe.kind, 0) + 1
                 continue
             (w, h), mode = probe
@@ -307,8 +308,13 @@ def _array_images(x: np.ndarray, y: np.ndarray, classes, name: str, image_size, 
     if x.dtype == np.uint8:
         pixels = torch.from_numpy(np.ascontiguousarray(x))
     elif np.issubdtype(x.dtype, np.floating):
-        lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
-        if np.isnan(x).any() or lo < 0 or hi > 1:
+        finite = np.isfinite(x)
+        if not finite.all():
+            bad = ~finite.reshape(len(x), -1).all(1)
+            raise DataError(f"{name}: x holds {int((~finite).sum())} NaN or infinite pixel values, in {int(bad.sum())} "
+                            f"image(s), the first at index {int(np.argmax(bad))}; replace them or drop those images.")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0 or hi > 1:
             raise DataError(f"{name}: float pixels should lie in [0, 1]. Got values in [{lo}, {hi}]; scale them or save uint8.")
         pixels = torch.from_numpy(np.round(x * 255).astype(np.uint8))
     else:
@@ -333,7 +339,35 @@ def _array_images(x: np.ndarray, y: np.ndarray, classes, name: str, image_size, 
     return ArrayImages(pixels, y.tolist(), classes)
 
 
+def _npz_kind(path: str) -> str:
+    """What the first bytes say the file is: 'zip' (an .npz), 'npy', 'pickle', 'empty' or 'other'."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if not head:
+        return "empty"
+    if head.startswith(b"PK"):
+        return "zip"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= 5:
+        return "pickle"
+    return "other"
+
+
 def _load_npz(path: str, image_size, channels) -> ArrayImages:
+    import zipfile
+
+    save_hint = "save it with numpy.savez(path, x=..., y=...)"
+    try:
+        kind = _npz_kind(path)
+    except OSError as e:
+        raise DataError(f"{_show(path)}: cannot read the file ({e.strerror}).") from None
+    if kind != "zip":
+        what = {"empty": "an empty file (0 bytes)",
+                "npy": "a single .npy array (numpy.save), not an .npz archive",
+                "pickle": "a Python pickle, not an .npz archive (pickles are never loaded)",
+                "other": "not an .npz archive (it lacks the zip signature numpy.savez writes)"}[kind]
+        raise DataError(f"{_show(path)}: {what}; {save_hint}.")
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in ("x", "y") if k not in f.files]
@@ -344,12 +378,12 @@ def _load_npz(path: str, image_size, channels) -> ArrayImages:
     except DataError:
         raise
     except ValueError as e:
-        if "pickle" in str(e):
-            raise DataError(f"{_show(path)}: not an .npz archive of plain arrays (reading it would need "
-                            "unpickling, which is never done); save it with numpy.savez(path, x=..., y=...).") from None
+        if "pickle" in str(e) or "Object arrays" in str(e):
+            raise DataError(f"{_show(path)}: holds object arrays, which only unpickling could read, and that is never "
+                            f"done; {save_hint} with numeric arrays (class names as a string array).") from None
         raise DataError(f"{_show(path)}: not a readable .npz file ({e}).") from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"{_show(path)}: not a readable .npz file ({e}).") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{_show(path)}: damaged .npz archive ({e}); {save_hint}.") from None
     return _array_images(x, np.asarray(y).reshape(-1), classes, _show(path), image_size, channels)
 
 

@@ -2,7 +2,15 @@
 
 
 class CGANAugmentError(Exception):
-    """Base class: a problem with the user's input, files or settings, not a bug."""
+    """Base class: a problem with the user's input, files or settings, not a bug.
+
+    ``cli_message``, when given, is the same line for the command line, where the fix is a flag
+    (``--resize``) rather than an argument (``resize=True``); the CLI prints it instead.
+    """
+
+    def __init__(self, message: str = "", *, cli_message: str = ""):
+        super().__init__(message)
+        self.cli_message = cli_message or message
 
 
 class DataError(CGANAugmentError, ValueError):

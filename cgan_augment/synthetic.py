@@ -391,10 +391,12 @@ class SyntheticDataset(Dataset):
         g = self.generator
         made = (g.channels, g.image_size, g.image_size)
         if self.transform is None and made != self._format.shape and not self.resize:
-            raise DataError(
-                f"the generator makes {'×'.join(map(str, made))} images (C×H×W) but the real images are "
-                f"{'×'.join(map(str, self._format.shape))}; pass resize=True to resize generated images "
-                "to the real size (or a 'transform' that does).")
+            mismatch = (f"the generator makes {'×'.join(map(str, made))} images (C×H×W) but the real images are "
+                        f"{'×'.join(map(str, self._format.shape))}")
+            raise DataError(f"{mismatch}; pass resize=True to resize generated images to the real size "
+                            "(or a 'transform' that does).",
+                            cli_message=f"{mismatch}; pass --resize to resize generated images to the real size, "
+                                        "or load DATA at the generator's size (leave out --image-size and --channels).")
         probe = self._format.convert(torch.zeros((1, *self._pool_shape), dtype=torch.uint8))[0]
         if self.transform is not None:
             try:

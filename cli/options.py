@@ -23,7 +23,7 @@ def user_errors(fn):
         try:
             return fn(*args, **kwargs)
         except CGANAugmentError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {e.cli_message}", err=True)
             sys.exit(1)
         except TrainingInterrupted as e:
             click.echo(f"\n{e}", err=True)

@@ -337,3 +337,11 @@ def test_augment_bad_input_is_one_line(image_folder, model_path, tmp_path, args,
     result = _run(["augment", str(image_folder), "--model", str(model_path), "--out", str(tmp_path / "o"), *args])
     assert result.exit_code == 1 and result.output.strip().splitlines()[-1].startswith(message), result.output
     assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
+def test_augment_size_mismatch_names_the_flag_not_the_argument(image_folder, model_path, tmp_path):
+    result = _run(["augment", str(image_folder), "--model", str(model_path), "--out", str(tmp_path / "o"), "--image-size", "12"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "error: the generator makes 1×8×8 images (C×H×W) but the real images are 1×12×12; pass --resize to resize "
+        "generated images to the real size, or load DATA at the generator's size (leave out --image-size and --channels).")
