@@ -247,10 +247,13 @@ def _real_targets(real, targets) -> list[int]:
         targets = [real[i][1] for i in range(len(real))]
     if isinstance(targets, (torch.Tensor, np.ndarray)):
         targets = targets.reshape(-1).tolist()
-    try:
-        targets = [int(t) for t in targets]
-    except (TypeError, ValueError):
-        raise DataError("real labels should be integer class indices.") from None
+    whole = []
+    for i, t in enumerate(targets):
+        # floats are accepted only when whole (1.0 is class 1); 1.5 is no class, not class 1
+        if isinstance(t, (bool, str, bytes)) or not isinstance(t, numbers.Real) or not float(t).is_integer():
+            raise DataError(f"real labels should be integer class indices. Got {t!r} at item {i}.")
+        whole.append(int(t))
+    targets = whole
     if len(targets) != len(real):
         raise DataError(f"targets should give one label per real item: {len(real)} items. Got {len(targets)} labels.")
     return targets

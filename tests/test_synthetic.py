@@ -345,3 +345,13 @@ def test_augment_size_mismatch_names_the_flag_not_the_argument(image_folder, mod
     assert result.output.strip().splitlines()[-1] == (
         "error: the generator makes 1×8×8 images (C×H×W) but the real images are 1×12×12; pass --resize to resize "
         "generated images to the real size, or load DATA at the generator's size (leave out --image-size and --channels).")
+
+
+def test_float_labels_must_be_whole_numbers(real, generator):
+    labels = torch.as_tensor(real.targets, dtype=torch.float32)
+    whole = SyntheticDataset(TensorDataset(real.images, labels), generator)
+    assert class_counts(whole) == [12, 12, 12]
+    labels[3] = 1.5
+    with pytest.raises(DataError) as info:
+        SyntheticDataset(TensorDataset(real.images, labels), generator)
+    assert str(info.value) == "real labels should be integer class indices. Got 1.5 at item 3."
