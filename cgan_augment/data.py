@@ -35,6 +35,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
 ]
 
+# torchvision's IMG_EXTENSIONS and GIF (its first frame); matched case-insensitively, as torchvision does
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 DEFAULT_SIZES = (28, 32, 64)
 MAX_PIXELS = 40_000_000  # refuse before decoding: a "huge" header must not allocate gigabytes
@@ -106,23 +107,40 @@ def _show(path) -> str:
 
 
 def _walk_images(folder: str) -> list[str]:
-    """Image files under ``folder`` (links followed, link loops visited once), sorted."""
-    found, seen = [], set()
+    """Image files under ``folder`` in the order torchvision's ``make_dataset`` lists them:
+    ``os.walk`` with links followed, folders sorted by path, file names sorted within each. One
+    difference: a link back to a folder above it (a loop) is not entered again, where ``os.walk``
+    would repeat the folder until the system's link limit."""
+    walked = []
     for root, dirs, files in os.walk(folder, followlinks=True):
-        real = os.path.realpath(root)
-        if real in seen:
+        if _loops_back(root, folder):
             dirs[:] = []
             continue
-        seen.add(real)
-        dirs.sort()
-        found += [os.path.join(root, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
-    return sorted(found)
+        walked.append((root, files))
+    return [os.path.join(root, f) for root, files in sorted(walked) for f in sorted(files)
+            if f.lower().endswith(IMAGE_EXTENSIONS)]
+
+
+def _loops_back(path: str, top: str) -> bool:
+    """Whether ``path`` (below ``top``) is the same folder as one of its ancestors up to ``top``."""
+    real, parent = os.path.realpath(path), os.path.dirname(path)
+    while len(parent) >= len(top) and parent != path:
+        if os.path.realpath(parent) == real:
+            return True
+        path, parent = parent, os.path.dirname(parent)
+    return False
+
+
+def _find_classes(root: str) -> list[str]:
+    """Class folders of an ImageFolder tree, found as torchvision's ``find_classes`` finds them:
+    every entry of ``root`` that is a folder or a link to one, hidden ones included, sorted."""
+    return sorted(e.name for e in os.scandir(root) if e.is_dir())
 
 
 def _find_samples(root: str) -> tuple[list[str], list[tuple[str, int]]]:
     if not os.path.isdir(root):
         raise DataError(f"{_show(root)}: no such directory, .npz file or builtin:NAME.")
-    classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    classes = _find_classes(root)
     if not classes:
         raise DataError(f"{_show(root)}: no class folders found; expected one sub-folder per class (ImageFolder layout).")
     samples = []
@@ -195,7 +213,9 @@ class ImageFolderImages(Dataset):
         root/dog/xyz.bmp
 
     Items are ``(float32 C×H×W in [0, 1], int label)``. ``samples``, ``targets``, ``classes`` and
-    ``class_to_idx`` follow ImageFolder. Every file is decoded once at construction so that bad
+    ``class_to_idx`` are those torchvision's ImageFolder finds (hidden class folders included,
+    links followed, the same order), but for GIF files, which are read too, and link loops,
+    which are entered once. Every file is decoded once at construction so that bad
     files are found before training: each raises :class:`DataError` naming the file, or, with
     ``skip_bad=True``, is left out and counted in ``skipped`` by kind.
     """
