@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 from .checkpoint import load_generator, read_metadata, save_generator
 from .data import ArrayImages, DataSpec, ImageFolderImages, LabeledSubset, LoadedData, class_counts, load_data
 from .errors import (CGANAugmentError, ConfigError, DataError, ModelFileError, OutputDirError,
-                     TrainingDiverged)
+                     TrainingCollapsed, TrainingDiverged, TrainingWarning)
 from .models import Generator
 from .report import ReportConfig, check_model_split, make_report, run_demo, run_report
 from .synthetic import SyntheticDataset, format_plan, synthetic_plan
@@ -19,4 +19,5 @@ __all__ = [
     "SyntheticDataset", "synthetic_plan", "format_plan",
     "ReportConfig", "run_report", "make_report", "run_demo", "check_model_split",
     "CGANAugmentError", "DataError", "ModelFileError", "ConfigError", "OutputDirError", "TrainingDiverged",
+    "TrainingCollapsed", "TrainingWarning",
 ]

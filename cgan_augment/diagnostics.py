@@ -16,7 +16,17 @@ import torch
 from .files import atomic_path
 from .images import save_grid
 
-__all__ = ["class_diversity", "write_timeline", "write_diversity_plot"]
+__all__ = ["class_diversity", "training_warnings", "write_timeline", "write_diversity_plot"]
+
+# A class has collapsed when its generated samples differ less than this share of what its real
+# images differ (healthy runs measure 0.7-1.3; the collapsed runs of issue 5 0.27-0.34; a run
+# blown up by a huge learning rate 0.0).
+COLLAPSE_RATIO = 0.05
+COLLAPSE_ABSOLUTE = 0.005  # the same, for a class with fewer than two real images to compare with
+# Training has stalled when this many sample grids in a row (same noise) differ by less than
+# half a grey level anywhere.
+STALL_GRIDS = 3
+STALL_TOLERANCE = 0.5 / 255
 
 
 def class_diversity(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> list[Optional[float]]:
@@ -31,6 +41,43 @@ def class_diversity(images: torch.Tensor, labels: torch.Tensor, num_classes: int
         d = torch.cdist(x, x) / x.shape[1] ** 0.5
         out.append(round(float(d.sum() / (len(x) * (len(x) - 1))), 5))
     return out
+
+
+def training_warnings(history: Sequence[tuple[int, torch.Tensor, list]], real_diversity: Sequence[Optional[float]],
+                      classes: Sequence[str]) -> dict[str, str]:
+    """Problems the latest sample grids show, as ``{kind: one-line message}``: ``"collapse"`` when
+    some class's generated samples are nearly all alike, ``"stall"`` when the last
+    ``STALL_GRIDS`` grids are the same images (the generator stopped changing: diverged or
+    saturated). Empty when all looks well.
+
+    Args:
+        history: ``(step, images N×C×H×W in [0, 1], per-class diversity)`` of the sample grids so
+            far, oldest first, all made from the same fixed noise.
+        real_diversity: per-class diversity of real images (``None`` where unknown).
+        classes: class names, in index order.
+    """
+    found: dict[str, str] = {}
+    if not history:
+        return found
+    step, _, diversity = history[-1]
+    collapsed = []
+    for k, (d, r) in enumerate(zip(diversity, real_diversity)):
+        if d is not None and d < (COLLAPSE_RATIO * r if r else COLLAPSE_ABSOLUTE):
+            collapsed.append(k)
+    if collapsed:
+        names = ", ".join(repr(classes[k]) for k in collapsed[:5]) + (f" and {len(collapsed) - 5} more" if len(collapsed) > 5 else "")
+        k = collapsed[0]
+        real = f", real images {real_diversity[k]:.3f}" if real_diversity[k] else ""
+        found["collapse"] = (f"step {step}: mode collapse in {len(collapsed)} of {len(classes)} classes ({names}): their "
+                             f"generated samples are nearly all alike (within-class diversity {diversity[k]:.3f}{real}); "
+                             "try a lower learning rate, a stronger mode-seeking term or another loss.")
+    if len(history) >= STALL_GRIDS:
+        last = history[-STALL_GRIDS:]
+        if all((a[1] - b[1]).abs().max() < STALL_TOLERANCE for a, b in zip(last, last[1:])):
+            steps = ", ".join(str(s) for s, _, _ in last)
+            found["stall"] = (f"step {step}: the generated samples have not changed over the last {STALL_GRIDS} sample "
+                              f"grids (steps {steps}): training has stalled or diverged; try a lower learning rate.")
+    return found
 
 
 def write_timeline(grids: Sequence[torch.Tensor], path: Path, num_classes: int) -> None:
@@ -52,7 +99,8 @@ def write_diversity_plot(log_path: Path, path: Path, classes: Sequence[str]) -> 
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed: no diversity plot (pip install matplotlib)"
-    rows = [json.loads(l) for l in Path(log_path).read_text().splitlines() if '"diversity"' in l]
+    lines = Path(log_path).read_text().splitlines()
+    rows = [row for row in (json.loads(l) for l in lines if l.strip()) if "diversity" in row]
     if not rows:
         return None
     steps = [r["step"] for r in rows]

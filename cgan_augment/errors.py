@@ -31,3 +31,15 @@ class OutputDirError(CGANAugmentError, RuntimeError):
 
 class TrainingDiverged(CGANAugmentError, RuntimeError):
     """Training produced non-finite losses; the last good files on disk are kept."""
+
+
+class TrainingCollapsed(CGANAugmentError, RuntimeError):
+    """``strict`` training stopped at a collapse or divergence warning; the files of that step are kept."""
+
+
+class CGANAugmentWarning(UserWarning):
+    """Something the user should look at, though the work went on; the CLI prints it as ``warning: ...``."""
+
+
+class TrainingWarning(CGANAugmentWarning):
+    """Training shows mode collapse or has stalled (see :func:`cgan_augment.diagnostics.training_warnings`)."""

@@ -20,6 +20,7 @@ import os
 import signal
 import threading
 import time
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Callable, Optional, Union
@@ -31,9 +32,9 @@ from .checkpoint import load_checkpoint, save_checkpoint, save_generator
 from .files import write_text_atomic
 from .data import class_counts, fingerprint
 from .diffaugment import check_policy, diff_augment
-from .diagnostics import class_diversity, write_diversity_plot, write_timeline
+from .diagnostics import STALL_GRIDS, class_diversity, training_warnings, write_diversity_plot, write_timeline
 from .images import save_grid
-from .errors import ConfigError, OutputDirError, TrainingDiverged
+from .errors import ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged, TrainingWarning
 from .losses import check_loss, discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
 from .models import FAMILIES, Generator, build_discriminator, build_generator
 
@@ -269,6 +270,7 @@ def train_generator(
     device: Union[str, torch.device] = "auto",
     rank: int = 0,
     on_step: Optional[Callable[[int, int, dict], None]] = None,
+    strict: bool = False,
 ) -> Generator:
     """Fit a class-conditional GAN on ``dataset`` and return its EMA generator (eval mode).
 
@@ -283,11 +285,18 @@ def train_generator(
         device: ``auto``, ``cpu``, ``cuda``, ``mps`` or a ``torch.device``.
         rank: process rank; only rank 0 writes files.
         on_step: called after every step with ``(step, total_steps, stats)``.
+        strict: stop with :class:`TrainingCollapsed` at the first collapse or stall warning
+            (after writing that step's files) instead of training on.
+
+    At every sample grid the samples are checked for mode collapse and for a stalled generator
+    (:func:`~cgan_augment.diagnostics.training_warnings`); each kind of problem is reported once
+    per run as a :class:`~cgan_augment.errors.TrainingWarning`, a ``{"step", "warning"}`` line in
+    ``log.jsonl`` and the model file's ``warnings`` list.
 
     Raises:
         OutputDirError: ``out`` is locked, not writable, or holds a model and neither ``resume``
             nor ``force`` was given. TrainingDiverged: non-finite losses. TrainingInterrupted:
-            SIGINT/SIGTERM (after writing a checkpoint).
+            SIGINT/SIGTERM (after writing a checkpoint). TrainingCollapsed: ``strict`` and a warning.
     """
     device = resolve_device(device)
     out = Path(out) if out is not None else None
@@ -303,10 +312,10 @@ def train_generator(
         if resume and not (out / "checkpoint.safetensors").exists():
             raise OutputDirError(f"{out}: nothing to resume (no checkpoint.safetensors); run without --resume.")
     with _OutDirLock(out, force) if writer else contextlib.nullcontext(), _StopOnSignal() as signals:
-        return _train(dataset, config, out if writer else None, data_info or {}, resume, device, on_step, signals)
+        return _train(dataset, config, out if writer else None, data_info or {}, resume, device, on_step, signals, strict)
 
 
-def _train(dataset, config, out, data_info, resume, device, on_step, signals) -> Generator:
+def _train(dataset, config, out, data_info, resume, device, on_step, signals, strict=False) -> Generator:
     num_classes = len(dataset.classes)
     arch = dict(family=config.family, num_classes=num_classes, image_size=dataset.image_size,
                 channels=dataset.channels, z_dim=config.z_dim, width=config.width)
@@ -324,13 +333,14 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
     data_meta = dict(data_info, num_train=len(dataset),
                      train_fingerprint=fingerprint(indices) if indices is not None else None)
     meta = {"arch": arch, "classes": list(dataset.classes), "class_counts": counts,
-            "train_config": asdict(config), "data": data_meta}
+            "train_config": asdict(config), "data": data_meta, "warnings": []}
 
     start = 0
     if resume and out is not None:
         saved = load_checkpoint(out / "checkpoint.safetensors", modules, optimizers)
         _check_resumable(out, saved, meta, config)
         start = int(saved["step"])
+        meta["warnings"] = list(saved.get("warnings", []))
         G_ema.to(device), G.to(device), D.to(device)
     if out is not None:
         (out / "samples").mkdir(exist_ok=True)
@@ -344,7 +354,8 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
     grid_rows = 10
     grid_noise = torch.randn(num_classes * grid_rows, config.z_dim, generator=torch.Generator().manual_seed(config.seed))
     grid_labels = torch.arange(num_classes).repeat_interleave(grid_rows)
-    real_diversity = class_diversity(*_real_examples(dataset, grid_rows), num_classes) if out is not None else None
+    real_diversity = class_diversity(*_real_examples(dataset, grid_rows), num_classes)
+    history, raised, alarm = [], set(), []  # recent grids; kinds of warning given; the one that stops a strict run
 
     log = open(out / "log.jsonl", "a") if out is not None else None
     standing = {}
@@ -366,20 +377,34 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
         save_generator(final, out / "model.safetensors", state)
         save_checkpoint(out / "checkpoint.safetensors", modules, optimizers, state)
 
+    def guard(step, images, diversity):
+        """Collapse and stall checks on this step's grid: each kind of warning once per run."""
+        history.append((step, images, diversity))
+        del history[:-STALL_GRIDS]
+        for kind, message in training_warnings(history, real_diversity, dataset.classes).items():
+            if kind not in raised and message not in meta["warnings"]:
+                raised.add(kind)
+                meta["warnings"].append(message)
+                if log:
+                    log.write(json.dumps({"step": step, "warning": message}) + "\n")
+                warnings.warn(message, TrainingWarning, stacklevel=4)
+                alarm.append(message)
+
     def grid(step):
-        if out is None:
-            return
         final = eval_generator(step)
         with torch.no_grad():
             images = final(grid_noise.to(device), grid_labels.to(device)).clamp(0, 1).cpu()
-        save_grid(images, out / "samples" / f"step_{step:06d}.png", nrow=grid_rows)
-        save_grid(images, out / "samples.png", nrow=grid_rows)
-        timeline = [_read_grid(p, num_classes * grid_rows, grid_rows, images.shape[1:])
-                    for p in sorted((out / "samples").glob("step_*.png"))]
-        write_timeline(timeline, out / "samples_over_time.png", num_classes)
+        diversity = class_diversity(images, grid_labels, num_classes)
+        if out is not None:
+            save_grid(images, out / "samples" / f"step_{step:06d}.png", nrow=grid_rows)
+            save_grid(images, out / "samples.png", nrow=grid_rows)
+            timeline = [_read_grid(p, num_classes * grid_rows, grid_rows, images.shape[1:])
+                        for p in sorted((out / "samples").glob("step_*.png"))]
+            write_timeline(timeline, out / "samples_over_time.png", num_classes)
         if log:
-            log.write(json.dumps({"step": step, "diversity": class_diversity(images, grid_labels, num_classes),
-                                  "real_diversity": real_diversity}) + "\n")
+            log.write(json.dumps({"step": step, "diversity": diversity, "real_diversity": real_diversity}) + "\n")
+        guard(step, images, diversity)
+        if log:
             log.flush()
             write_diversity_plot(out / "log.jsonl", out / "diversity.png", dataset.classes)
 
@@ -435,11 +460,14 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals) ->
                 if log:
                     log.flush()
                 checkpoint(step)
-            if signals.stop:
+            if signals.stop or (strict and alarm):
                 if log:
                     log.flush()
                 checkpoint(step)
-                raise TrainingInterrupted(step, out)
+                if signals.stop:
+                    raise TrainingInterrupted(step, out)
+                what = alarm[0].rstrip(".") + (f"; the files of this step are kept in {out}." if out is not None else ".")
+                raise TrainingCollapsed(f"training stopped (strict=True) at {what}", cli_message=f"training stopped (--strict) at {what}")
         if start >= config.steps and out is not None:
             grid(step)
             checkpoint(step)
