@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import statistics
+import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -163,8 +164,8 @@ class _BadImage(DataError):
         self.kind = kind
 
 
-def _open_image(path: str) -> Image.Image:
-    """Open ``path`` fully decoded (first frame), or raise DataError naming the file and the problem."""
+def _open_checked(path: str) -> Image.Image:
+    im = None
     try:
         if os.path.getsize(path) == 0:
             raise _BadImage(path, "empty file", "0 bytes")
@@ -174,6 +175,16 @@ def _open_image(path: str) -> Image.Image:
             raise _BadImage(path, "too large", f"{w}x{h} pixels, limit {MAX_PIXELS}")
         im.load()
         return im
+    except BaseException:
+        if im is not None:
+            im.close()  # a file that fails is closed here, not left to the garbage collector
+        raise
+
+
+def _open_image(path: str) -> Image.Image:
+    """Open ``path`` fully decoded (first frame), or raise DataError naming the file and the problem."""
+    try:
+        return _open_checked(path)
     except DataError:
         raise
     except FileNotFoundError:
@@ -187,6 +198,8 @@ def _open_image(path: str) -> Image.Image:
 
 
 def _to_mode(im: Image.Image, channels: int) -> Image.Image:
+    if im.mode in ("P", "PA") and "transparency" in im.info:
+        im = im.convert("RGBA")  # as PIL asks, rather than warn about palette transparency on every convert
     if im.mode in ("I", "F") or im.mode.startswith("I;16"):
         # 16/32-bit grayscale: PIL's convert("L") clips at 255, so rescale the full range instead.
         arr = np.asarray(im, dtype=np.float64)
@@ -227,7 +240,9 @@ class ImageFolderImages(Dataset):
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
         self.transform = transform
         self.skipped: dict = {}
-        with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+        with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+            # PIL warns of images above its own pixel limit; ours is lower and refuses them with one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             probes = list(pool.map(self._probe, [p for p, _ in candidates]))
         self.samples, sides, color = [], [], False
         for (path, idx), probe in zip(candidates, probes):

@@ -14,7 +14,7 @@ from typing import Optional, Sequence
 import torch
 
 from .files import atomic_path
-from .images import save_grid
+from .images import quiet_figure_warnings, save_grid
 
 __all__ = ["class_diversity", "training_warnings", "write_timeline", "write_diversity_plot"]
 
@@ -80,13 +80,15 @@ def training_warnings(history: Sequence[tuple[int, torch.Tensor, list]], real_di
     return found
 
 
-def write_timeline(grids: Sequence[torch.Tensor], path: Path, num_classes: int) -> None:
-    """One PNG with a row per class and a column per saved grid: the first fixed-noise sample of
-    each class at each step, so one can watch a class form (or collapse) over training.
+def write_timeline(grids: Sequence[torch.Tensor], path: Path, num_classes: int, classes: Optional[Sequence[str]] = None,
+                   steps: Optional[Sequence[int]] = None) -> None:
+    """One PNG with a row per class (named by ``classes``) and a column per saved grid (headed by
+    its step): the first fixed-noise sample of each class at each step, at least 32 px a side, so
+    one can watch a class form (or collapse) over training.
     ``grids``: per step, the grid's images (num_classes·n)×C×H×W, class-major."""
     per_step = [g.view(num_classes, -1, *g.shape[1:])[:, 0] for g in grids]  # (K, C, H, W) each
     cells = torch.stack(per_step, 1).flatten(0, 1)  # class-major: row k = class k over time
-    save_grid(cells, path, nrow=len(grids))
+    save_grid(cells, path, nrow=len(grids), row_labels=classes, col_labels=[str(s) for s in steps] if steps else None)
 
 
 def write_diversity_plot(log_path: Path, path: Path, classes: Sequence[str]) -> Optional[str]:
@@ -116,9 +118,9 @@ def write_diversity_plot(log_path: Path, path: Path, classes: Sequence[str]) -> 
     ax.set_ylabel("mean pairwise distance within class")
     ax.set_title("Generated-sample diversity per class (dotted: real images)")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
     try:
-        with atomic_path(path) as tmp:
+        with quiet_figure_warnings(), atomic_path(path) as tmp:
+            fig.tight_layout()
             fig.savefig(tmp, dpi=100, format="png")
     finally:
         plt.close(fig)

@@ -33,7 +33,7 @@ from .files import write_text_atomic
 from .data import class_counts, fingerprint
 from .diffaugment import check_policy, diff_augment
 from .diagnostics import STALL_GRIDS, class_diversity, training_warnings, write_diversity_plot, write_timeline
-from .images import save_grid
+from .images import read_grid, save_grid
 from .errors import ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged, TrainingWarning
 from .losses import check_loss, discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
 from .models import FAMILIES, Generator, build_discriminator, build_generator
@@ -396,11 +396,14 @@ def _train(dataset, config, out, data_info, resume, device, on_step, signals, st
             images = final(grid_noise.to(device), grid_labels.to(device)).clamp(0, 1).cpu()
         diversity = class_diversity(images, grid_labels, num_classes)
         if out is not None:
-            save_grid(images, out / "samples" / f"step_{step:06d}.png", nrow=grid_rows)
-            save_grid(images, out / "samples.png", nrow=grid_rows)
-            timeline = [_read_grid(p, num_classes * grid_rows, grid_rows, images.shape[1:])
-                        for p in sorted((out / "samples").glob("step_*.png"))]
-            write_timeline(timeline, out / "samples_over_time.png", num_classes)
+            save_grid(images, out / "samples" / f"step_{step:06d}.png", nrow=grid_rows, row_labels=dataset.classes)
+            save_grid(images, out / "samples.png", nrow=grid_rows, row_labels=dataset.classes)
+            frames = {int(p.stem.split("_")[1]): read_grid(p, num_classes * grid_rows, grid_rows, images.shape[1:],
+                                                           row_labels=dataset.classes)
+                      for p in sorted((out / "samples").glob("step_*.png"))}
+            frames = {s: f for s, f in frames.items() if f is not None}  # grids of another layout are left out
+            write_timeline(list(frames.values()), out / "samples_over_time.png", num_classes,
+                           classes=dataset.classes, steps=list(frames))
         if log:
             log.write(json.dumps({"step": step, "diversity": diversity, "real_diversity": real_diversity}) + "\n")
         guard(step, images, diversity)
@@ -488,20 +491,6 @@ def _real_examples(dataset, per_class: int) -> tuple[torch.Tensor, torch.Tensor]
             picked.append(i)
     items = [dataset[i] for i in picked]
     return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
-
-
-def _read_grid(path: Path, n: int, nrow: int, shape) -> torch.Tensor:
-    """The n images (C×H×W each) of a grid PNG written by ``save_grid`` with padding 1."""
-    from PIL import Image
-    import numpy as np
-
-    c, h, w = shape
-    with Image.open(path) as im:
-        arr = torch.from_numpy(np.asarray(im.convert("L" if c == 1 else "RGB"), dtype=np.uint8).copy())
-    arr = arr.view(arr.shape[0], arr.shape[1], -1).permute(2, 0, 1).float() / 255
-    cells = [arr[:, 1 + (i // nrow) * (h + 1):1 + (i // nrow) * (h + 1) + h, 1 + (i % nrow) * (w + 1):1 + (i % nrow) * (w + 1) + w]
-             for i in range(n)]
-    return torch.stack(cells)
 
 
 def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
