@@ -9,6 +9,7 @@ import torch
 
 from .checkpoint import load_generator
 from .files import atomic_path
+from .devices import resolve_device
 from .errors import ConfigError, OutputDirError
 
 __all__ = ["save_grid", "save_png", "write_samples"]
@@ -36,8 +37,6 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
     """Sample ``n`` images of each class in ``classes`` (names or indices; default all) from the
     model file ``model``. ``out`` ending in ``.png`` gets one grid (one row per class); otherwise
     ``out/<class>/00000.png``… Returns the paths written."""
-    from .train import resolve_device
-
     if n < 1:
         raise ConfigError(f"--n should be a positive number of images. Got {n}.")
     generator = load_generator(model, device=resolve_device(device))

@@ -47,6 +47,7 @@ import torch.nn.functional as F
 from .checkpoint import load_generator, read_metadata
 from .files import atomic_path, write_text_atomic
 from .data import DataSpec, LabeledSubset, class_counts, fingerprint, load_data
+from .devices import resolve_device
 from .errors import ConfigError, DataError, OutputDirError
 from .quality import per_class_quality
 
@@ -434,8 +435,6 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
     Raises:
         DataError: train, test, oracle or generator disagree on classes or image shape.
     """
-    from .train import resolve_device
-
     started = time.perf_counter()
     device = resolve_device(device)
     _check_compatible(train, test, generator, oracle)
@@ -854,7 +853,7 @@ def _versions() -> dict:
     import sklearn
     import torchvision
 
-    from . import __version__
+    from ._version import __version__
 
     versions = {"cgan_augment": __version__, "python": platform.python_version(), "torch": torch.__version__,
                 "torchvision": torchvision.__version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__,
@@ -971,8 +970,6 @@ def make_report(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path
         ConfigError: neither or both of ``model`` and ``fit``, of ``test`` and ``spec.test_split``;
             ``oracle`` without ``spec.imbalance``. DataError: a model that saw the test images.
     """
-    from .train import resolve_device
-
     needs_generator = any(a in SYNTHETIC_ARMS for a in config.arms)
     if (model is not None and fit is not None) or (needs_generator and model is None and fit is None):
         raise ConfigError("give exactly one of --model MODEL (a fitted model.safetensors) and --fit (fit one here); "

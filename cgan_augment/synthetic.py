@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
+from .devices import resolve_device
 from .errors import ConfigError, DataError
 from .files import current_umask
 from .models import Generator
@@ -515,8 +516,6 @@ class SyntheticDataset(Dataset):
 def _resolve_generator(generator, device) -> tuple[Generator, torch.device]:
     """(the generator on the device to generate on, that device as the generator reports it,
     e.g. ``cuda:0`` for ``cuda``)."""
-    from .train import resolve_device
-
     if isinstance(generator, (str, Path)):
         from .checkpoint import load_generator
 
