@@ -8,7 +8,8 @@ from .errors import (CGANAugmentError, ConfigError, DataError, DeviceError, Mode
                      TrainingDiverged, TrainingInterrupted)
 from .models import Generator
 from .report import ReportConfig, check_model_split, make_report, run_demo, run_report
-from .synthetic import SyntheticDataset, format_plan, synthetic_plan
+from .plan import format_plan, synthetic_plan
+from .synthetic import SyntheticDataset
 from .train import TrainConfig, train_generator
 
 __all__ = [

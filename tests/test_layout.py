@@ -9,7 +9,7 @@ ROOT = pathlib.Path(cgan_augment.__file__).parent
 
 # Lowest first. A module may import the ones before it (lazily inside a function too), never after.
 LAYERS = ["_version", "errors", "files", "devices", "data", "models", "losses", "diffaugment", "quality",
-          "checkpoint", "images", "diagnostics", "synthetic", "train", "report", "__init__"]
+          "checkpoint", "images", "diagnostics", "plan", "formats", "synthetic", "export", "train", "report", "__init__"]
 
 
 def _module_name(path: pathlib.Path) -> str:
