@@ -7,7 +7,8 @@ from .devices import resolve_device
 from .errors import (CGANAugmentError, ConfigError, DataError, DeviceError, ModelFileError, OutputDirError,
                      TrainingDiverged, TrainingInterrupted)
 from .models import Generator
-from .report import ReportConfig, check_model_split, make_report, run_demo, run_report
+from .pipeline import check_model_split, make_report, run_demo
+from .report import ReportConfig, run_report
 from .plan import format_plan, synthetic_plan
 from .synthetic import SyntheticDataset
 from .train import TrainConfig, train_generator

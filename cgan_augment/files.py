@@ -11,7 +11,7 @@ from typing import Iterator, Union
 
 from .errors import OutputDirError
 
-__all__ = ["atomic_path", "write_text_atomic", "replace_folder", "current_umask"]
+__all__ = ["atomic_path", "write_text_atomic", "make_dir", "replace_folder", "current_umask"]
 
 
 def current_umask() -> int:
@@ -48,6 +48,20 @@ def atomic_path(path: Union[str, Path], fsync: bool = False) -> Iterator[str]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def make_dir(path: Union[str, Path]) -> Path:
+    """Create the folder ``path`` (and its parents) if needed.
+
+    Raises:
+        OutputDirError: it cannot be created (a file in the way, no permission, ...).
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputDirError(f"{path}: cannot create the output folder ({e.strerror}).") from None
+    return path
 
 
 def write_text_atomic(path: Union[str, Path], text: str) -> None:
