@@ -20,6 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .devices import DeviceLike, resolve_device
 from .errors import ModelFileError, OutputDirError
 from .files import atomic_path
 from .models import Generator, build_generator
@@ -34,7 +35,7 @@ FAMILY_ARCH = {"deform": {"exemplars": 10_000_000}}  # keys a family adds to the
 
 
 def library_version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 
@@ -138,13 +139,15 @@ def generator_arch(generator: Generator) -> dict:
     return {**arch, **{k: getattr(generator, k) for k in FAMILY_ARCH.get(generator.family, {})}}
 
 
-def load_generator(path: Union[str, Path], device: Union[str, torch.device] = "cpu") -> Generator:
+def load_generator(path: Union[str, Path], device: DeviceLike = "cpu") -> Generator:
     """Rebuild the generator stored in ``path`` (a ``model.safetensors``) on ``device``, in eval mode.
 
     Raises:
+        DeviceError: ``device`` is not available here.
         ModelFileError: the file is missing, not safetensors, truncated, lacks or has malformed
             metadata, or its tensors disagree with the metadata.
     """
+    device = resolve_device(device)
     meta = read_metadata(path)
     if meta.get("kind") != "generator":
         raise ModelFileError(f"{path}: this is a {meta.get('kind')!r} file, not a generator; use model.safetensors.")

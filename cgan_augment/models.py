@@ -24,6 +24,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .devices import resolve_device
 from .errors import ConfigError
 from .transforms import warp_by_params
 
@@ -89,7 +90,7 @@ class Generator(nn.Module):
             y = labels.tolist()
         else:
             y = [self.class_index(c) for c in labels]
-        device = _normalise(torch.device(device)) if device is not None else self.device
+        device = _normalise(resolve_device(device)) if device is not None else self.device
         if _normalise(self.device) != device:
             raise ConfigError(f"generator is on {self.device} but samples were asked on {device}; move it with .to({str(device)!r}).")
         y = torch.as_tensor(y, dtype=torch.int64, device=device)
