@@ -7,6 +7,7 @@ from .data import ArrayImages, DataSpec, ImageFolderImages, LabeledSubset, Loade
 from .errors import (CGANAugmentError, ConfigError, DataError, ModelFileError, OutputDirError,
                      TrainingDiverged)
 from .models import Generator
+from .resampler import CGANOverSampler
 from .report import ReportConfig, check_model_split, make_report, run_demo, run_report
 from .synthetic import SyntheticDataset, format_plan, synthetic_plan
 from .train import TrainConfig, TrainingInterrupted, resolve_device, train_generator
@@ -17,6 +18,7 @@ __all__ = [
     "TrainConfig", "train_generator", "resolve_device", "TrainingInterrupted",
     "Generator", "load_generator", "save_generator", "read_metadata",
     "SyntheticDataset", "synthetic_plan", "format_plan",
+    "CGANOverSampler",
     "ReportConfig", "run_report", "make_report", "run_demo", "check_model_split",
     "CGANAugmentError", "DataError", "ModelFileError", "ConfigError", "OutputDirError", "TrainingDiverged",
 ]
