@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
+from dataclasses import fields
 from os import PathLike
-from typing import Callable, Optional, Union
+from typing import Callable
 
 import numpy as np
 import torch
@@ -26,99 +27,15 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d
 
+from .checkpoint import load_generator
 from .data import ArrayImages
 from .errors import ConfigError, DataError
 from .models import FAMILIES, Generator
+from .plan import _is_int, _plain, resolve_sampling_strategy
+from .train import TrainConfig, train_generator
 
-__all__ = ["CGANOverSampler", "resolve_sampling_strategy", "STRATEGY_STRINGS", "STRATEGY_FORMS"]
-
-STRATEGY_STRINGS = ("auto", "minority", "not minority", "not majority", "all", "balance")
-STRATEGY_FORMS = ("'auto', 'minority', 'not minority', 'not majority', 'all' ('balance'), a float in (0, 1], "
-                  "a dict {class: wanted_total} or a callable y -> such a dict")
+__all__ = ["CGANOverSampler"]
 _OWN_TRAIN_PARAMS = ("family", "steps", "batch_size", "width", "seed")
-
-
-# ----------------------------------------------------------------------------- sampling strategy
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
-
-def resolve_sampling_strategy(counts: Mapping, strategy, y=None, *, name: str = "sampling_strategy") -> dict:
-    """Turn imbalanced-learn's ``sampling_strategy`` forms into ``{class: n_to_add}``.
-
-    ``counts`` is ``{class: real count}`` in class order; the result lists classes in that order.
-    Forms (as in imbalanced-learn's over-samplers, where they coincide):
-
-    - ``"auto"`` / ``"not majority"``: every class but the majority up to the majority's count;
-      ``"all"`` (alias ``"balance"``): every class; ``"minority"``: the smallest class only;
-      ``"not minority"``: every class but the smallest.
-    - a float ``r`` in (0, 1]: every class but the majority up to ``floor(r × majority count)``;
-      classes already there get 0 (imbalanced-learn accepts floats for two classes only and
-      raises there instead).
-    - a dict ``{class: wanted_total}`` (classes not named are left alone); a callable called with
-      ``y`` (the label of every item; built from ``counts`` if not given) returning such a dict.
-
-    Raises:
-        ConfigError: a form not listed, a ratio outside (0, 1], an unknown class, or a wanted
-            total that is not a whole number or is below the class's real count.
-    """
-    classes = list(counts)
-    if not classes:
-        raise ConfigError(f"'{name}' needs at least one class to resolve. Got none.")
-    sizes = [int(counts[c]) for c in classes]
-    n_max = max(sizes)
-    majority, minority = classes[sizes.index(n_max)], classes[sizes.index(min(sizes))]
-
-    if isinstance(strategy, str):
-        chosen = {"auto": lambda c: c != majority, "not majority": lambda c: c != majority,
-                  "all": lambda c: True, "balance": lambda c: True,
-                  "minority": lambda c: c == minority, "not minority": lambda c: c != minority}.get(strategy)
-        if chosen is None:
-            raise ConfigError(f"When '{name}' is a string, it should be one of {list(STRATEGY_STRINGS)}. "
-                              f"Got {strategy!r} instead.")
-        return {c: n_max - int(counts[c]) for c in classes if chosen(c)}
-    if isinstance(strategy, numbers.Real) and not isinstance(strategy, bool):
-        r = float(strategy)
-        if not 0 < r <= 1:
-            raise ConfigError(f"When '{name}' is a float, it should be in the range (0, 1]. Got {strategy} instead.")
-        floor = math.floor(round(r * n_max, 9))  # round first: 0.29 * 100 is 28.999999999999996, not 28
-        return {c: max(0, floor - int(counts[c])) for c in classes if c != majority}
-    where = f"in '{name}'"
-    if isinstance(strategy, Mapping):
-        wanted = strategy
-    elif callable(strategy):
-        if y is None:
-            y = np.repeat(np.array(classes, dtype=object), sizes)
-        wanted = strategy(y)
-        where = f"returned by the '{name}' callable"
-        if not isinstance(wanted, Mapping):
-            raise ConfigError(f"When '{name}' is a callable, it should return a dict {{class: wanted_total}}. "
-                              f"Got {type(wanted).__name__} instead.")
-    else:
-        raise ConfigError(f"'{name}' should be {STRATEGY_FORMS}. Got {type(strategy).__name__} instead.")
-    return _from_totals(wanted, counts, classes, where)
-
-
-def _from_totals(wanted: Mapping, counts: Mapping, classes: list, where: str) -> dict:
-    unknown = [k for k in wanted if k not in counts]
-    if unknown:
-        raise ConfigError(f"Class {unknown[0]!r} {where} is not present in the data; the classes are "
-                          f"{[_plain(c) for c in classes]}.")
-    for k, total in wanted.items():
-        if not _is_int(total) or total < 0:
-            raise ConfigError(f"The wanted total for class {_plain(k)!r} {where} should be a whole number >= 0. "
-                              f"Got {total!r} instead.")
-        if total < counts[k]:
-            raise ConfigError(f"With over-sampling, the wanted total for class {_plain(k)!r} {where} should be at least "
-                              f"its real count: originally there are {counts[k]} samples and {total} are asked.")
-    return {c: int(wanted[c]) - int(counts[c]) for c in classes if c in wanted}
-
-
-def _plain(c):
-    """numpy scalars as Python values, so messages read ``'a'``/``3`` rather than ``np.str_('a')``."""
-    return c.item() if isinstance(c, np.generic) else c
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -169,7 +86,7 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
         sampling_strategy: which classes get how many generated rows; imbalanced-learn's forms:
             ``"auto"``, ``"not majority"``, ``"all"``, ``"minority"``, ``"not minority"``, a float
             in (0, 1], a dict ``{class: wanted_total}`` or a callable ``y -> dict``
-            (see :func:`resolve_sampling_strategy` for how each resolves).
+            (see :func:`cgan_augment.plan.resolve_sampling_strategy` for how each resolves).
         image_shape: how to read a row of 2-D ``X``: ``(H, W)`` or ``(H, W, C)``, rows flattened in
             C order (channels last). Required for 2-D ``X``; for 3-D (N×H×W) or 4-D (N×H×W×C)
             ``X`` it may be left out, or must match.
@@ -345,8 +262,6 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
         return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
 
     def _train(self, images: torch.Tensor, y_index: np.ndarray, names: list[str], seed: int) -> Generator:
-        from .train import TrainConfig, train_generator
-
         own = {"family": self.family, "steps": self.steps, "batch_size": self.batch_size, "width": self.width}
         config = TrainConfig(**dict(self.train_options or {}), **{k: v for k, v in own.items() if v is not None},
                              seed=seed)
@@ -355,10 +270,7 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
                                data_info={"source": type(self).__name__, "image_shape": list(self.image_shape_)})
 
     def _load_model(self, names: list[str]) -> Generator:
-        from .checkpoint import load_generator
-        from .train import resolve_device
-
-        g = self.model if isinstance(self.model, Generator) else load_generator(self.model, resolve_device(self.device))
+        g = self.model if isinstance(self.model, Generator) else load_generator(self.model, self.device)
         where = f"model {self.model}" if not isinstance(self.model, Generator) else "the model Generator"
         c, s = self.image_shape_[2], self._side()
         if (g.channels, g.image_size) != (c, s):
@@ -400,10 +312,6 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
 
 
 def _train_fields() -> set:
-    from dataclasses import fields
-
-    from .train import TrainConfig
-
     return {f.name for f in fields(TrainConfig)}
 
 

@@ -122,7 +122,7 @@ def sample(model, classes, n, out, seed, device):
       cgan-augment sample runs/digits/model.safetensors --class 7 --n 32 --out sevens/
       cgan-augment sample runs/digits/model.safetensors --n 8 --out grid.png
     """
-    from cgan_augment.images import write_samples
+    from cgan_augment.export import write_samples
 
     paths = write_samples(model, out, classes=list(classes) or None, n=n, seed=seed, device=device)
     click.echo(f"wrote {len(paths)} file(s) under {out}")

@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 
 from cgan_augment import CGANOverSampler, DataError, ConfigError, save_generator
-from cgan_augment.resampler import resolve_sampling_strategy
+from cgan_augment.plan import resolve_sampling_strategy
 
 TINY = dict(steps=3, width=4, device="cpu")  # fits in well under a second
 
@@ -77,8 +77,8 @@ def test_strategy_forms_without_imbalanced_learn():
              "'not majority', 'all', 'balance']. Got 'most' instead."),
     (1.5, "When 'sampling_strategy' is a float, it should be in the range (0, 1]. Got 1.5 instead."),
     (0, "When 'sampling_strategy' is a float, it should be in the range (0, 1]. Got 0 instead."),
-    ({7: 20}, "Class 7 in 'sampling_strategy' is not present in the data; the classes are [0, 1, 2]."),
-    ({1: 9}, "originally there are 10 samples and 9 are asked."),
+    ({7: 20}, "Class 7 in 'sampling_strategy' is not a class of the data; the classes are [0, 1, 2]."),
+    ({1: 9}, "should be at least its real count: there are 10 real items and 9 are asked"),
     ({1: 12.5}, "should be a whole number >= 0. Got 12.5 instead."),
     (lambda y: [1, 2], "When 'sampling_strategy' is a callable, it should return a dict {class: wanted_total}. Got list"),
     ([1, 2], "'sampling_strategy' should be 'auto', 'minority'"),
