@@ -263,6 +263,11 @@ def train_generator(
             nor ``force`` was given. TrainingDiverged: non-finite losses. TrainingInterrupted:
             SIGINT/SIGTERM (after writing a checkpoint).
     """
+    if config.family == "deform":  # not adversarial: registration, then a Gaussian over the warps
+        from .deform import DeformConfig, fit_deform
+
+        return fit_deform(dataset, DeformConfig(seed=config.seed), out if rank == 0 else None, data_info=data_info,
+                          force=force, device=device)
     device = resolve_device(device)
     out = Path(out) if out is not None else None
     writer = out is not None and rank == 0
