@@ -1,5 +1,5 @@
-"""Writing images: sample grids (class names on the rows, cells at least 32 px) and per-class PNG
-files, each written atomically, and the few notes that figure libraries would print."""
+"""Writing images: PNG files and sample grids (class names on the rows, cells at least 32 px), each
+written atomically; and quiet figures (no known matplotlib complaint in the output)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ from typing import Iterator, Optional, Sequence, Union
 
 import torch
 
-from .checkpoint import load_generator
 from .files import atomic_path
-from .errors import ConfigError, OutputDirError
 
-__all__ = ["save_grid", "read_grid", "save_png", "write_samples", "quiet_figure_warnings", "MIN_CELL"]
+__all__ = ["save_grid", "read_grid", "save_png", "quiet_figure_warnings", "MIN_CELL"]
 
 MIN_CELL = 32  # smallest side, in screen pixels, of one image in a picture meant for a person
 _PAD, _FONT_SIZE, _MAX_LABEL = 2, 12, 24
@@ -139,35 +137,3 @@ def quiet_figure_warnings() -> Iterator[None]:
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .* missing from (current )?font")
         warnings.filterwarnings("ignore", message=r"(Tight layout not applied|tight_layout)")
         yield
-
-
-def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optional[Sequence[str]] = None,
-                  n: int = 16, seed: int = 0, device: str = "auto") -> list[Path]:
-    """Sample ``n`` images of each class in ``classes`` (names or indices; default all) from the
-    model file ``model``. ``out`` ending in ``.png`` gets one grid (one row per class); otherwise
-    ``out/<class>/00000.png``… Returns the paths written."""
-    from .train import resolve_device
-
-    if n < 1:
-        raise ConfigError(f"--n should be a positive number of images. Got {n}.")
-    generator = load_generator(model, device=resolve_device(device))
-    wanted = list(classes) if classes else list(generator.classes)
-    labels = [generator.class_index(int(c) if isinstance(c, str) and c not in generator.classes and c.isdigit() else c)
-              for c in wanted]
-    images = generator.sample(torch.tensor(labels).repeat_interleave(n), seed=seed).cpu()
-    out = Path(out)
-    try:
-        if out.suffix.lower() == ".png":
-            out.parent.mkdir(parents=True, exist_ok=True)
-            save_grid(images, out, nrow=n, row_labels=[generator.classes[k] for k in labels])
-            return [out]
-        paths = []
-        for i, label in enumerate(labels):
-            folder = out / generator.classes[label]
-            folder.mkdir(parents=True, exist_ok=True)
-            for j in range(n):
-                paths.append(folder / f"{j:05d}.png")
-                save_png(images[i * n + j], paths[-1])
-        return paths
-    except OSError as e:
-        raise OutputDirError(f"{out}: cannot write here ({e.strerror}).") from None

@@ -10,7 +10,7 @@ from dataclasses import fields
 import click
 
 from cgan_augment import DataSpec, TrainConfig
-from cgan_augment.errors import CGANAugmentError
+from cgan_augment.errors import CGANAugmentError, TrainingInterrupted
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None):
@@ -31,8 +31,6 @@ def user_errors(fn):
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         import warnings
-
-        from cgan_augment.train import TrainingInterrupted
 
         try:
             with warnings.catch_warnings():
