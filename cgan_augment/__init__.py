@@ -11,12 +11,12 @@ from .pipeline import check_model_split, make_report, run_demo
 from .report import ReportConfig, run_report
 from .plan import format_plan, synthetic_plan
 from .synthetic import SyntheticDataset
-from .train import TrainConfig, train_generator
+from .train import RunSettings, TrainConfig, train_generator
 
 __all__ = [
     "__version__",
     "DataSpec", "LoadedData", "load_data", "class_counts", "ImageFolderImages", "ArrayImages", "LabeledSubset",
-    "TrainConfig", "train_generator", "resolve_device", "TrainingInterrupted",
+    "TrainConfig", "RunSettings", "train_generator", "resolve_device", "TrainingInterrupted",
     "Generator", "load_generator", "save_generator", "read_metadata",
     "SyntheticDataset", "synthetic_plan", "format_plan",
     "ReportConfig", "run_report", "make_report", "run_demo", "check_model_split",

@@ -15,7 +15,7 @@ import click
 
 from cgan_augment import __version__
 
-from .options import data_options, data_spec, given, train_option, user_errors
+from .options import StopOnSignal, data_options, data_spec, split_fit_options, train_option, user_errors
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -59,12 +59,13 @@ def _default_out(source: str) -> Path:
 @train_option("--seed", "Seed of initialisation, batches and noise.", type=int)
 @train_option("--sample-every", "Steps between sample grids.", type=int)
 @train_option("--checkpoint-every", "Steps between checkpoints.", type=int)
+@train_option("--log-every", "Steps between loss lines in log.jsonl.", type=int)
 @train_option("--workers", "DataLoader worker processes decoding images.", field="num_workers", type=int)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@train_option("--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.safetensors.")
 @click.option("--force", is_flag=True, help="Replace a model already in OUT, or take over its lock.")
 @user_errors
-def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, out, device, resume, force, **train_options):
+def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, out, resume, force, **fit_options):
     """Fit a class-conditional GAN on DATA and save OUT/model.safetensors.
 
     \b
@@ -79,10 +80,10 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
       cgan-augment fit data/ --out runs/skin --image-size 64 --device cuda
       cgan-augment fit data/ --out runs/skin --steps 6000 --resume
     """
-    from cgan_augment import TrainConfig, class_counts, load_data, train_generator
+    from cgan_augment import class_counts, load_data, train_generator
 
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
-    config = TrainConfig(**given(**train_options))
+    config, run = split_fit_options(fit_options)
     loaded = load_data(spec)
     train = loaded.train
     out = Path(out) if out else _default_out(data)
@@ -101,8 +102,9 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
             bar.current_item = (f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s")
             bar.update(1)
 
-        train_generator(train, config, out, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
-                        resume=resume, force=force, device=device, on_step=on_step)
+        with StopOnSignal() as stop:  # Ctrl-C / SIGTERM: checkpoint, then exit 130
+            train_generator(train, config, out, run=run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
+                            resume=resume, force=force, on_step=on_step, should_stop=stop)
     click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'log.jsonl'}")
 
 

@@ -4,12 +4,15 @@ config dataclasses (defaults live there and nowhere else)."""
 from __future__ import annotations
 
 import functools
+import signal
 import sys
+import threading
 from dataclasses import fields
+from typing import Callable
 
 import click
 
-from cgan_augment import DataSpec, TrainConfig
+from cgan_augment import DataSpec, RunSettings, TrainConfig
 from cgan_augment.errors import CGANAugmentError, TrainingInterrupted
 
 
@@ -39,10 +42,54 @@ def default_of(cls, name: str) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def train_option(flag: str, help: str, field: str = "", **kwargs):
-    """A fit option whose --help shows the TrainConfig default."""
+def config_option(cls, flag: str, help: str, field: str = "", **kwargs):
+    """An option for field ``field`` of the config dataclass ``cls`` (default: the flag's name),
+    whose --help shows the dataclass default; unset, it stays None so the default applies."""
     field = field or flag.lstrip("-").replace("-", "_")
-    return click.option(flag, field, help=f"{help} [default: {default_of(TrainConfig, field)}]", **kwargs)
+    return click.option(flag, field, help=f"{help} [default: {default_of(cls, field)}]", **kwargs)
+
+
+def train_option(flag: str, help: str, field: str = "", **kwargs):
+    """A fit option: a TrainConfig (recipe) or RunSettings field, its default shown in --help."""
+    field = field or flag.lstrip("-").replace("-", "_")
+    cls = RunSettings if field in {f.name for f in fields(RunSettings)} else TrainConfig
+    return config_option(cls, flag, help, field, **kwargs)
+
+
+def split_fit_options(options: dict) -> tuple[TrainConfig, RunSettings]:
+    """The recipe and the run settings from the fit options the user set."""
+    run_fields = {f.name for f in fields(RunSettings)}
+    set_ = given(**options)
+    return (TrainConfig(**{k: v for k, v in set_.items() if k not in run_fields}),
+            RunSettings(**{k: v for k, v in set_.items() if k in run_fields}))
+
+
+class StopOnSignal:
+    """SIGINT/SIGTERM turned into a flag that the library polls as ``should_stop`` (a fit then
+    writes a checkpoint and stops). While ``armed()`` is false (nothing polls the flag), or at a
+    second signal, the signal interrupts at once (KeyboardInterrupt). Handlers are installed in
+    the main thread only and restored on exit."""
+
+    def __init__(self, armed: Callable[[], bool] = lambda: True):
+        self.armed, self.requested, self.previous = armed, False, {}
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum, frame):
+        if self.requested or not self.armed():
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
 
 def given(**options) -> dict:

@@ -9,7 +9,7 @@ import click
 
 from cgan_augment.report import ARMS, CLASSIFIERS, ReportConfig
 
-from .options import data_options, data_spec, default_of, given, user_errors
+from .options import StopOnSignal, data_options, data_spec, default_of, given, user_errors
 
 
 def _report_option(flag: str, help: str, field: str = "", **kwargs):
@@ -110,9 +110,9 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
                                   arms=tuple(a.strip() for a in arms.split(",") if a.strip()) if arms else None))
     fit = TrainConfig(**given(steps=fit_steps, width=fit_width)) if fit_here else None
     out = Path(out)
-    with _Progress() as progress:
+    with _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
         result = make_report(spec, out, model=model, fit=fit, test=test_data, config=config, oracle=oracle,
-                             device=device, on_progress=progress, resume=resume, force=force)
+                             device=device, on_progress=progress, resume=resume, force=force, should_stop=stop)
     _print_result(result, out)
 
 
@@ -131,12 +131,12 @@ def demo(out, device):
     """
     from cgan_augment.pipeline import demo_settings, run_demo
 
-    spec, fit, config = demo_settings()
+    spec, fit, _, config = demo_settings()
     click.echo(f"demo: {spec.source}, imbalance {spec.imbalance:g}, test split {spec.test_split}; generator "
                f"{fit.family} width {fit.width}, {fit.steps} steps; classifier {config.classifier}, {config.steps} steps, "
                f"{len(config.seeds)} seeds")
     out = Path(out)
-    with _Progress() as progress:
-        result = run_demo(out, device=device, on_progress=progress)
+    with _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
+        result = run_demo(out, device=device, on_progress=progress, should_stop=stop)
     _print_result(result, out)
     click.echo(f"generator: {out / 'generator' / 'model.safetensors'} (samples in {out / 'generator' / 'samples.png'})")

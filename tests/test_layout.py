@@ -15,6 +15,7 @@ LAYERS = {
          "checkpoint", "images", "diagnostics", "plan", "formats", "synthetic", "export", "report", "train",
          "pipeline", "__init__"],
     ("report",): ["config", "arms", "classifiers", "gains", "outputs", "run", "__init__"],
+    ("train",): ["config", "sampler", "maintenance", "loop", "__init__"],
 }
 
 

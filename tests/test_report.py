@@ -9,7 +9,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from cgan_augment import DataSpec, DataError, ReportConfig, TrainConfig, load_data, make_report, run_report, train_generator
+from cgan_augment import (DataError, DataSpec, ReportConfig, RunSettings, TrainConfig, load_data, make_report, run_report,
+                          train_generator)
 from cgan_augment.cli.main import main
 from cgan_augment.errors import ConfigError
 from cgan_augment.quality import frechet_distance, per_class_quality, precision_recall_density_coverage
@@ -18,6 +19,7 @@ from cgan_augment.report.arms import _ArmData
 
 SPEC = DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=10, seed=0)
 TINY_FIT = TrainConfig(steps=2, width=8, z_dim=8, batch_size=16)
+CPU = RunSettings(device="cpu")
 TINY = dict(steps=3, batch_size=16, quality_samples=12, grid_samples=3)
 
 
@@ -30,7 +32,7 @@ def split():
 def model(split, tmp_path_factory):
     """A tiny generator fitted on SPEC's training split, recorded in its model file."""
     out = tmp_path_factory.mktemp("gen")
-    train_generator(split.train, TINY_FIT, out, data_info=SPEC.to_dict(), device="cpu")
+    train_generator(split.train, TINY_FIT, out, data_info=SPEC.to_dict(), run=CPU)
     return out / "model.safetensors"
 
 
@@ -162,7 +164,7 @@ def test_quality_measures():
 
 
 def _fit_on(spec, out):
-    train_generator(load_data(spec).train, TINY_FIT, out, data_info=spec.to_dict(), device="cpu")
+    train_generator(load_data(spec).train, TINY_FIT, out, data_info=spec.to_dict(), run=CPU)
     return out / "model.safetensors"
 
 
