@@ -1,5 +1,5 @@
 """From files and flags to a report: check that a model file never saw the test split, fit a
-generator or reuse one, :func:`make_report` and the demo. The one library module that trains a
+generator or reuse one, :func:`report_from_spec` and the demo. The one library module that trains a
 generator (imports :mod:`cgan_augment.train`)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .files import make_dir
 from .report import SYNTHETIC_ARMS, Progress, ReportConfig, run_report
 from .train import RunSettings, TrainConfig, train_generator
 
-__all__ = ["make_report", "run_demo", "demo_settings", "check_model_split", "DEMO_SPEC"]
+__all__ = ["report_from_spec", "run_demo", "demo_settings", "check_model_split", "DEMO_SPEC"]
 
 
 def _same_source(a: str, b: str) -> bool:
@@ -96,7 +96,7 @@ def _fit_or_reuse(train, spec: DataSpec, fit: TrainConfig, run: RunSettings, fol
                            on_step=on_step, should_stop=should_stop)
 
 
-def make_report(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path, None] = None,
+def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path, None] = None,
                 fit: Optional[TrainConfig] = None, fit_run: RunSettings = RunSettings(), test: Optional[str] = None,
                 config: ReportConfig = ReportConfig(), oracle: bool = False, device: Union[str, torch.device] = "auto",
                 on_progress: Optional[Progress] = None, resume: bool = False, force: bool = False,
@@ -174,5 +174,5 @@ def run_demo(out: Union[str, Path] = "runs/demo", *, device: Union[str, torch.de
     """The whole story on the bundled digits: long-tailed train split (imbalance 20), held-out
     stratified test split (30%), fit a generator, report every arm including the oracle."""
     spec, fit, fit_run, config = demo_settings()
-    return make_report(spec, out, fit=fit, fit_run=fit_run, config=config, oracle=True, device=device,
+    return report_from_spec(spec, out, fit=fit, fit_run=fit_run, config=config, oracle=True, device=device,
                        on_progress=on_progress, resume=resume, force=True, should_stop=should_stop)

@@ -7,15 +7,19 @@ non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from cgan_augment import __version__
+from cgan_augment import RunSettings, TrainConfig, __version__
+from cgan_augment.export import write_samples
 
-from .options import StopOnSignal, data_options, data_spec, split_fit_options, train_option, user_errors
+from .options import StopOnSignal, config_option, data_options, data_spec, given, split_fit_options, user_errors
+
+fit_option = functools.partial(config_option, (TrainConfig, RunSettings))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -44,24 +48,24 @@ def _default_out(source: str) -> Path:
 @main.command()
 @data_options
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder. [default: runs/<data name>]")
-@train_option("--family", "Model family: dcgan (convolutional) or mlp.", type=click.Choice(["dcgan", "mlp"]))
-@train_option("--loss", "GAN loss.", type=click.Choice(["hinge", "bce", "wgan-gp"]))
-@train_option("--steps", "Generator updates.", type=int)
-@train_option("--batch-size", "Real images per discriminator update.", type=int)
-@train_option("--lr", "Adam learning rate of both networks.", type=float)
-@train_option("--width", "Channel width multiplier of both networks.", type=int)
-@train_option("--ema-decay", "Decay of the moving average of generator weights.", type=float)
-@train_option("--balanced/--no-balanced", "Draw real batches class-balanced.", field="balanced", default=None)
-@train_option("--diffaugment", 'DiffAugment policy for the discriminator ("" for none).')
-@train_option("--mode-seeking", "Weight of the mode-seeking term against per-class collapse (0 turns it off).", type=float)
-@train_option("--beta1", "Adam beta1 of both networks.", type=float)
-@train_option("--beta2", "Adam beta2 of both networks.", type=float)
-@train_option("--seed", "Seed of initialisation, batches and noise.", type=int)
-@train_option("--sample-every", "Steps between sample grids.", type=int)
-@train_option("--checkpoint-every", "Steps between checkpoints.", type=int)
-@train_option("--log-every", "Steps between loss lines in log.jsonl.", type=int)
-@train_option("--workers", "DataLoader worker processes decoding images.", field="num_workers", type=int)
-@train_option("--device", "auto, cpu, cuda, cuda:N or mps.")
+@fit_option("--family", "Model family.")
+@fit_option("--loss", "GAN loss.")
+@fit_option("--steps", "Generator updates.", type=int)
+@fit_option("--batch-size", "Real images per discriminator update.", type=int)
+@fit_option("--lr", "Adam learning rate of both networks.", type=float)
+@fit_option("--width", "Channel width multiplier of both networks.", type=int)
+@fit_option("--ema-decay", "Decay of the moving average of generator weights.", type=float)
+@fit_option("--balanced/--no-balanced", "Draw real batches class-balanced.", field="balanced", default=None)
+@fit_option("--diffaugment", 'DiffAugment policy for the discriminator ("" for none).')
+@fit_option("--mode-seeking", "Weight of the mode-seeking term against per-class collapse (0 turns it off).", type=float)
+@fit_option("--beta1", "Adam beta1 of both networks.", type=float)
+@fit_option("--beta2", "Adam beta2 of both networks.", type=float)
+@fit_option("--seed", "Seed of initialisation, batches and noise.", type=int)
+@fit_option("--sample-every", "Steps between sample grids.", type=int)
+@fit_option("--checkpoint-every", "Steps between checkpoints.", type=int)
+@fit_option("--log-every", "Steps between loss lines in log.jsonl.", type=int)
+@fit_option("--workers", "DataLoader worker processes decoding images.", field="num_workers", type=int)
+@fit_option("--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.safetensors.")
 @click.option("--force", is_flag=True, help="Replace a model already in OUT, or take over its lock.")
 @user_errors
@@ -111,10 +115,10 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--class", "classes", multiple=True, help="Class name (or index) to sample; repeat for several. [default: every class]")
-@click.option("--n", type=int, default=16, show_default=True, help="Images per class.")
+@config_option(write_samples, "--n", "Images per class.", type=int)
 @click.option("--out", type=click.Path(), required=True, help="Folder for PNG files (OUT/<class>/NNNNN.png), or a .png file for one grid.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@config_option(write_samples, "--seed", "Seed of the noise.", type=int)
+@config_option(write_samples, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @user_errors
 def sample(model, classes, n, out, seed, device):
     """Generate images of some classes from MODEL (a model.safetensors).
@@ -124,9 +128,7 @@ def sample(model, classes, n, out, seed, device):
       cgan-augment sample runs/digits/model.safetensors --class 7 --n 32 --out sevens/
       cgan-augment sample runs/digits/model.safetensors --n 8 --out grid.png
     """
-    from cgan_augment.export import write_samples
-
-    paths = write_samples(model, out, classes=list(classes) or None, n=n, seed=seed, device=device)
+    paths = write_samples(model, out, classes=list(classes) or None, **given(n=n, seed=seed, device=device))
     click.echo(f"wrote {len(paths)} file(s) under {out}")
 
 

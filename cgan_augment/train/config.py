@@ -3,19 +3,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Optional
 
-from ..diffaugment import check_policy
-from ..errors import ConfigError
-from ..losses import check_loss
+from ..constraints import BOOL, Check, CheckedConfig, Interval, OneOf
+from ..diffaugment import POLICIES
+from ..losses import LOSSES
 from ..models import FAMILIES
 
 __all__ = ["TrainConfig", "RunSettings"]
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(CheckedConfig):
     """The recipe: what changes the model. Stored in the model file; ``resume`` refuses another one
     (only ``steps`` may grow). Defaults are the recommended settings: those that measured best in
     ``benchmarks/bench_generators.py`` (see ``benchmarks/RESULTS.md``, issue 5).
@@ -57,35 +57,29 @@ class TrainConfig:
     mode_seeking: float = 0.1
     seed: int = 0
 
-    def __post_init__(self):
-        if self.family not in FAMILIES:
-            raise ConfigError(f"family should be one of {', '.join(FAMILIES)}. Got {self.family!r}.")
-        check_loss(self.loss)
-        check_policy(self.diffaugment)
-        for name in ("steps", "batch_size", "z_dim", "width"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"{name} should be a positive integer. Got {getattr(self, name)!r}.")
-        if self.d_steps is not None and self.d_steps < 1:
-            raise ConfigError(f"d_steps should be a positive integer. Got {self.d_steps!r}.")
-        if not self.lr > 0:
-            raise ConfigError(f"lr should be positive. Got {self.lr}.")
-        if not (0 <= self.ema_decay < 1 and 0 <= self.beta1 < 1 and 0 <= self.beta2 < 1):
-            raise ConfigError("ema_decay, beta1 and beta2 should lie in [0, 1).")
+    _parameter_constraints = {
+        "family": [OneOf(FAMILIES)],
+        "loss": [OneOf(LOSSES)],
+        "steps": [Interval(int, 1)], "batch_size": [Interval(int, 1)], "z_dim": [Interval(int, 1)], "width": [Interval(int, 1)],
+        "lr": [Interval(float, 0, closed="neither")],
+        "beta1": [Interval(float, 0, 1, closed="left")], "beta2": [Interval(float, 0, 1, closed="left")],
+        "d_steps": [None, Interval(int, 1)],
+        "gp_weight": [Interval(float, 0)],
+        "ema_decay": [Interval(float, 0, 1, closed="left")],
+        "balanced": [BOOL],
+        "diffaugment": [Check(lambda v: isinstance(v, str) and all(p in POLICIES for p in filter(None, v.split(","))),
+                              f"a comma-separated subset of {', '.join(POLICIES)} (or empty)")],
+        "mode_seeking": [Interval(float, 0)],
+        "seed": [Interval(int)],
+    }
 
     @property
     def discriminator_steps(self) -> int:
         return self.d_steps if self.d_steps is not None else (5 if self.loss == "wgan-gp" else 1)
 
-    @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        """From a model file's ``train_config`` (keys that are not recipe fields, such as the run
-        settings older files stored there, are ignored)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
-
 
 @dataclass(frozen=True)
-class RunSettings:
+class RunSettings(CheckedConfig):
     """How a fit runs, not what it makes: nothing here changes the model, so a resumed run may use
     other values (``config.json`` records them; the model file does not).
 
@@ -103,10 +97,10 @@ class RunSettings:
     checkpoint_every: int = 500
     log_every: int = 1
 
-    def __post_init__(self):
-        object.__setattr__(self, "device", str(self.device))
-        for name in ("sample_every", "checkpoint_every", "log_every"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ConfigError(f"{name} should be a positive integer. Got {getattr(self, name)!r}.")
-        if not isinstance(self.num_workers, int) or self.num_workers < 0:
-            raise ConfigError(f"num_workers should be >= 0. Got {self.num_workers!r}.")
+    _parameter_constraints = {
+        "num_workers": [Interval(int, 0)],
+        "sample_every": [Interval(int, 1)], "checkpoint_every": [Interval(int, 1)], "log_every": [Interval(int, 1)],
+    }
+
+    def _normalise(self) -> None:
+        object.__setattr__(self, "device", str(self.device))  # a torch.device too; checked when the fit resolves it
