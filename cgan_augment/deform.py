@@ -27,8 +27,9 @@ from typing import Optional, Union
 import torch
 
 from .checkpoint import save_generator
+from .constraints import CheckedConfig, Interval
 from .data import class_counts, fingerprint
-from .devices import resolve_device
+from .devices import DeviceLike, resolve_device
 from .errors import ConfigError, DataError, OutputDirError
 from .files import make_dir, write_text_atomic
 from .images import save_grid
@@ -39,7 +40,7 @@ __all__ = ["DeformConfig", "fit_deform", "fit_deform_generator", "register_pairs
 
 
 @dataclass(frozen=True)
-class DeformConfig:
+class DeformConfig(CheckedConfig):
     """How the ``deform`` family is fitted; stored in the model file.
 
     Args:
@@ -67,18 +68,16 @@ class DeformConfig:
     trim: float = 1.0
     seed: int = 0
 
-    def __post_init__(self):
-        for name in ("grid", "pairs", "min_class_size", "registration_steps"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < (2 if name == "grid" else 1):
-                raise ConfigError(f"DeformConfig.{name} should be a positive integer{' >= 2' if name == 'grid' else ''}. Got {value!r}.")
-        if self.grid > 32:
-            raise ConfigError(f"DeformConfig.grid {self.grid} is finer than a smooth warp needs; use 3 to 16.")
-        for name in ("temperature", "registration_lr", "sigma"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"DeformConfig.{name} should be positive. Got {getattr(self, name)!r}.")
-        if self.smoothness < 0 or not 0 < self.trim <= 1:
-            raise ConfigError(f"DeformConfig.smoothness should be >= 0 and trim in (0, 1]. Got {self.smoothness}, {self.trim}.")
+    _parameter_constraints = {
+        "grid": [Interval(int, 2, 32)],  # finer than 32 is no longer a smooth warp
+        "temperature": [Interval(float, 0, closed="neither")],
+        "pairs": [Interval(int, 1)], "min_class_size": [Interval(int, 1)], "registration_steps": [Interval(int, 1)],
+        "registration_lr": [Interval(float, 0, closed="neither")],
+        "smoothness": [Interval(float, 0)],
+        "sigma": [Interval(float, 0, closed="neither")],
+        "trim": [Interval(float, 0, 1, closed="right")],
+        "seed": [Interval(int)],
+    }
 
 
 def register_pairs(a: torch.Tensor, b: torch.Tensor, grid: int = 5, steps: int = 100, lr: float = 0.03,
@@ -135,9 +134,10 @@ def _trimmed(params: torch.Tensor, keep: float) -> torch.Tensor:
 
 
 def fit_deform_generator(images: torch.Tensor, labels: torch.Tensor, classes: list, config: DeformConfig = DeformConfig(),
-                         device="cpu") -> DeformGenerator:
+                         device: DeviceLike = "auto") -> DeformGenerator:
     """Fit the warp distribution on ``images`` (uint8 or float N×C×H×W) with int ``labels`` and
     return a :class:`DeformGenerator` (on ``device``) holding every image as an exemplar."""
+    device = resolve_device(device)
     images = images if images.dtype == torch.uint8 else (images.clamp(0, 1) * 255).round().to(torch.uint8)
     labels = torch.as_tensor(labels, dtype=torch.int64)
     order = torch.argsort(labels, stable=True)
@@ -180,7 +180,7 @@ def _dataset_tensors(dataset, chunk: int = 512) -> tuple[torch.Tensor, torch.Ten
 
 
 def fit_deform(dataset, config: DeformConfig = DeformConfig(), out: Union[str, Path, None] = None, *,
-               data_info: Optional[dict] = None, force: bool = False, device: Union[str, torch.device] = "auto") -> DeformGenerator:
+               data_info: Optional[dict] = None, force: bool = False, device: DeviceLike = "auto") -> DeformGenerator:
     """Fit the ``deform`` family on a labeled ``dataset`` (as :func:`~cgan_augment.load_data` gives)
     and, with ``out``, write ``model.safetensors``, ``samples.png`` (per class: exemplar, then
     variants of it) and ``config.json`` there. Seconds to a minute on a CPU for 28 px images.

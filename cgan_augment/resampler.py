@@ -35,7 +35,7 @@ from .data import ArrayImages
 from .errors import ConfigError, DataError
 from .models import FAMILIES, Generator
 from .plan import _is_int, _plain, resolve_sampling_strategy
-from .train import TrainConfig, train_generator
+from .train import RunSettings, TrainConfig, train_generator
 
 __all__ = ["CGANOverSampler"]
 _OWN_TRAIN_PARAMS = ("family", "steps", "batch_size", "width", "seed")
@@ -269,7 +269,7 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
         config = TrainConfig(**dict(self.train_options or {}), **{k: v for k, v in own.items() if v is not None},
                              seed=seed)
         data = ArrayImages(images, y_index.tolist(), names)
-        return train_generator(data, config, out=None, device=self.device,
+        return train_generator(data, config, out=None, run=RunSettings(device=str(self.device)),
                                data_info={"source": type(self).__name__, "image_shape": list(self.image_shape_)})
 
     def _load_model(self, names: list[str]) -> Generator:

@@ -7,15 +7,19 @@ non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
 
 import click
 
-from cgan_augment import __version__
+from cgan_augment import RunSettings, TrainConfig, __version__
+from cgan_augment.export import write_samples
 
-from .options import data_options, data_spec, given, train_option, user_errors
+from .options import StopOnSignal, config_option, data_options, data_spec, given, split_fit_options, user_errors
+
+fit_option = functools.partial(config_option, (TrainConfig, RunSettings))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -44,31 +48,30 @@ def _default_out(source: str) -> Path:
 @main.command()
 @data_options
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder. [default: runs/<data name>]")
-@train_option("--family", "Model family: dcgan (convolutional GAN), mlp (MLP GAN), or deform (exemplar-conditioned: "
-              "learned warps of the class's own images; the other GAN settings do not apply).",
-              type=click.Choice(["dcgan", "mlp", "deform"]))
-@train_option("--loss", "GAN loss.", type=click.Choice(["hinge", "bce", "wgan-gp"]))
-@train_option("--steps", "Generator updates.", type=int)
-@train_option("--batch-size", "Real images per discriminator update.", type=int)
-@train_option("--lr", "Adam learning rate of both networks.", type=float)
-@train_option("--width", "Channel width multiplier of both networks.", type=int)
-@train_option("--ema-decay", "Decay of the moving average of generator weights.", type=float)
-@train_option("--balanced/--no-balanced", "Draw real batches class-balanced.", field="balanced", default=None)
-@train_option("--diffaugment", 'DiffAugment policy for the discriminator ("" for none).')
-@train_option("--mode-seeking", "Weight of the mode-seeking term against per-class collapse (0 turns it off).", type=float)
-@train_option("--beta1", "Adam beta1 of both networks.", type=float)
-@train_option("--beta2", "Adam beta2 of both networks.", type=float)
-@train_option("--seed", "Seed of initialisation, batches and noise.", type=int)
-@train_option("--sample-every", "Steps between sample grids.", type=int)
-@train_option("--checkpoint-every", "Steps between checkpoints.", type=int)
-@train_option("--workers", "DataLoader worker processes decoding images.", field="num_workers", type=int)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@fit_option("--family", "Model family: dcgan or mlp (GANs), or deform (exemplar-conditioned: learned warps of "
+                        "the class's own images; the GAN settings do not apply).")
+@fit_option("--loss", "GAN loss.")
+@fit_option("--steps", "Generator updates.", type=int)
+@fit_option("--batch-size", "Real images per discriminator update.", type=int)
+@fit_option("--lr", "Adam learning rate of both networks.", type=float)
+@fit_option("--width", "Channel width multiplier of both networks.", type=int)
+@fit_option("--ema-decay", "Decay of the moving average of generator weights.", type=float)
+@fit_option("--balanced/--no-balanced", "Draw real batches class-balanced.", field="balanced", default=None)
+@fit_option("--diffaugment", 'DiffAugment policy for the discriminator ("" for none).')
+@fit_option("--mode-seeking", "Weight of the mode-seeking term against per-class collapse (0 turns it off).", type=float)
+@fit_option("--beta1", "Adam beta1 of both networks.", type=float)
+@fit_option("--beta2", "Adam beta2 of both networks.", type=float)
+@fit_option("--seed", "Seed of initialisation, batches and noise.", type=int)
+@fit_option("--sample-every", "Steps between sample grids.", type=int)
+@fit_option("--checkpoint-every", "Steps between checkpoints.", type=int)
+@fit_option("--log-every", "Steps between loss lines in log.jsonl.", type=int)
+@fit_option("--workers", "DataLoader worker processes decoding images.", field="num_workers", type=int)
+@fit_option("--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.safetensors.")
 @click.option("--force", is_flag=True, help="Replace a model already in OUT, or take over its lock.")
-@click.option("--strict", is_flag=True, help="Stop with an error (exit 1) at the first mode-collapse or stall warning.")
+@fit_option("--strict", "Stop with an error (exit 1) at the first mode-collapse or stall warning.", is_flag=True, default=None)
 @user_errors
-def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, out, device, resume, force, strict,
-        **train_options):
+def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, out, resume, force, **fit_options):
     """Fit a class-conditional GAN on DATA and save OUT/model.safetensors.
 
     \b
@@ -89,10 +92,10 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
       cgan-augment fit data/ --out runs/skin --image-size 64 --device cuda
       cgan-augment fit data/ --out runs/skin --steps 6000 --resume
     """
-    from cgan_augment import TrainConfig, class_counts, load_data, train_generator
+    from cgan_augment import class_counts, load_data, train_generator
 
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
-    config = TrainConfig(**given(**train_options))
+    config, run = split_fit_options(fit_options)
     loaded = load_data(spec)
     train = loaded.train
     out = Path(out) if out else _default_out(data)
@@ -108,7 +111,7 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
 
         click.echo("fit: registering same-class pairs of the large classes (deform family) ...", err=True)
         fit_deform(train, DeformConfig(seed=config.seed), out, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
-                   force=force, device=device)
+                   force=force, device=run.device)
         click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'config.json'}")
         return
     with click.progressbar(length=config.steps, label="fit", show_pos=True, file=sys.stderr,
@@ -119,8 +122,9 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
             bar.current_item = (f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s")
             bar.update(1)
 
-        generator = train_generator(train, config, out, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
-                                    resume=resume, force=force, device=device, on_step=on_step, strict=strict)
+        with StopOnSignal() as stop:  # Ctrl-C / SIGTERM: checkpoint, then exit 130
+            generator = train_generator(train, config, out, run=run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
+                                        resume=resume, force=force, on_step=on_step, should_stop=stop)
     click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'log.jsonl'}")
     for message in generator.metadata.get("warnings", []):
         click.echo(f"warning: {message}")
@@ -129,10 +133,10 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--class", "classes", multiple=True, help="Class name (or index) to sample; repeat for several. [default: every class]")
-@click.option("--n", type=int, default=16, show_default=True, help="Images per class.")
+@config_option(write_samples, "--n", "Images per class.", type=int)
 @click.option("--out", type=click.Path(), required=True, help="Folder for PNG files (OUT/<class>/NNNNN.png), or a .png file for one grid.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@config_option(write_samples, "--seed", "Seed of the noise.", type=int)
+@config_option(write_samples, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @user_errors
 def sample(model, classes, n, out, seed, device):
     """Generate images of some classes from MODEL (a model.safetensors).
@@ -142,9 +146,7 @@ def sample(model, classes, n, out, seed, device):
       cgan-augment sample runs/digits/model.safetensors --class 7 --n 32 --out sevens/
       cgan-augment sample runs/digits/model.safetensors --n 8 --out grid.png
     """
-    from cgan_augment.export import write_samples
-
-    paths = write_samples(model, out, classes=list(classes) or None, n=n, seed=seed, device=device)
+    paths = write_samples(model, out, classes=list(classes) or None, **given(n=n, seed=seed, device=device))
     click.echo(f"wrote {len(paths)} file(s) under {out}")
 
 

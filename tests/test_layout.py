@@ -11,10 +11,11 @@ ROOT = pathlib.Path(cgan_augment.__file__).parent
 # never one after it. ``train`` sits above ``report``: the report never trains a generator, and
 # ``pipeline`` is the one module that imports both.
 LAYERS = {
-    (): ["_version", "errors", "files", "devices", "data", "transforms", "models", "losses", "diffaugment",
+    (): ["_version", "errors", "constraints", "files", "devices", "data", "transforms", "models", "losses", "diffaugment",
          "quality", "checkpoint", "images", "diagnostics", "deform", "plan", "formats", "synthetic", "sampling", "export", "report", "train",
          "pipeline", "resampler", "__init__"],
     ("report",): ["config", "arms", "classifiers", "gains", "outputs", "run", "__init__"],
+    ("train",): ["config", "sampler", "maintenance", "loop", "__init__"],
 }
 
 

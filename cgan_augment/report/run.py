@@ -28,7 +28,7 @@ __all__ = ["run_report"]
 
 
 def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(), *, oracle=None,
-               out: Union[str, Path, None] = None, device: Union[str, torch.device] = "cpu",
+               out: Union[str, Path, None] = None, device: Union[str, torch.device] = "auto",
                on_progress: Optional[Progress] = None, resume: bool = False, data_info: Optional[dict] = None) -> dict:
     """Train the classifier under every arm of ``config`` and compare them on ``test``.
 
