@@ -178,31 +178,74 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, link
 # ----------------------------------------------------------------------------- sample files
 
 
+_SAMPLE_MARK = "sample grid"
+_OTHER_PICTURES = (".webp", ".gif", ".bmp", ".tif", ".tiff", ".ppm", ".pgm")
+
+
 def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optional[Sequence[str]] = None,
-                  n: int = 16, seed: int = 0, device: DeviceLike = "auto") -> list[Path]:
+                  n: int = 16, seed: int = 0, device: DeviceLike = "auto", force: bool = False) -> list[Path]:
     """Sample ``n`` images of each class in ``classes`` (names or indices; default all) from the
-    model file ``model``. ``out`` ending in ``.png`` gets one grid (one row per class); otherwise
-    ``out/<class>/00000.png``… Returns the paths written."""
+    model file ``model``. ``out`` ending in ``.png``, ``.jpg`` or ``.jpeg`` gets one grid in that
+    format (one row per class, named); otherwise the folder ``out`` gets ``<class>/00000.png``…
+    and a manifest. Nothing is written over files this function did not write: an existing grid
+    or non-empty folder is replaced only with ``force`` and only if an earlier call wrote it.
+    Returns the paths written.
+
+    Raises:
+        ConfigError: ``n`` below 1, an unknown class, ``out`` naming another picture format.
+        OutputDirError: ``out`` exists (see above) or cannot be written.
+    """
+    from .files import MANIFEST, check_output_folder, write_manifest
+    from .images import GRID_SUFFIXES, grid_mark
+
     if n < 1:
-        raise ConfigError(f"--n should be a positive number of images. Got {n}.")
+        raise ConfigError(f"n should be a positive number of images. Got {n}.",
+                          cli_message=f"--n should be a positive number of images. Got {n}.")
+    out = Path(out)
+    suffix = out.suffix.lower()
+    if suffix in _OTHER_PICTURES:
+        raise ConfigError(f"{out}: one grid is written as .png or .jpg; give such a file name, or a folder for one file per image.")
+    grid = suffix in GRID_SUFFIXES
+    if grid and out.exists():
+        if out.is_dir():
+            raise OutputDirError(f"{out}: is a folder; a grid needs a file name (or give a name without {out.suffix} for a folder of images).")
+        if grid_mark(out) != _SAMPLE_MARK:
+            raise OutputDirError(f"{out}: exists and was not written by `cgan-augment sample`; it is left alone, even with "
+                                 "force=True. Choose another file name.",
+                                 cli_message=f"{out}: exists and was not written by `cgan-augment sample`; it is left alone, "
+                                             "even with --force. Choose another --out.")
+        if not force:
+            raise OutputDirError(f"{out}: holds an earlier sample grid; pass force=True to replace it, or choose another file name.",
+                                 cli_message=f"{out}: holds an earlier sample grid; pass --force to replace it, or choose another --out.")
+    elif not grid:
+        check_output_folder(out, "sample", force=force)
     generator = load_generator(model, device=resolve_device(device))
     wanted = list(classes) if classes else list(generator.classes)
     labels = [generator.class_index(int(c) if isinstance(c, str) and c not in generator.classes and c.isdigit() else c)
               for c in wanted]
     images = generator.sample(torch.tensor(labels).repeat_interleave(n), seed=seed).cpu()
-    out = Path(out)
     try:
-        if out.suffix.lower() == ".png":
+        if grid:
             out.parent.mkdir(parents=True, exist_ok=True)
-            save_grid(images, out, nrow=n, row_labels=[generator.classes[k] for k in labels])
+            save_grid(images, out, nrow=n, row_labels=[generator.classes[k] for k in labels], mark=_SAMPLE_MARK)
             return [out]
-        paths = []
-        for i, label in enumerate(labels):
-            folder = out / generator.classes[label]
-            folder.mkdir(parents=True, exist_ok=True)
-            for j in range(n):
-                paths.append(folder / f"{j:05d}.png")
-                save_png(images[i * n + j], paths[-1])
-        return paths
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     except OSError as e:
         raise OutputDirError(f"{out}: cannot write here ({e.strerror}).") from None
+    try:
+        names = []
+        for i, label in enumerate(labels):
+            (tmp / generator.classes[label]).mkdir(exist_ok=True)
+            for j in range(n):
+                names.append(Path(generator.classes[label]) / f"{j:05d}.png")
+                save_png(images[i * n + j], tmp / names[-1])
+        write_manifest(tmp, "sample", {"model": str(model), "classes": [generator.classes[k] for k in labels], "n": n, "seed": seed})
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700
+        replace_folder(tmp, out)
+    except OSError as e:
+        raise OutputDirError(f"{out}: could not write ({e.strerror or e}); {out} is as it was.") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return [out / name for name in names]

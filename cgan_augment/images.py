@@ -12,7 +12,7 @@ import torch
 
 from .files import atomic_path
 
-__all__ = ["save_grid", "read_grid", "save_png", "quiet_figure_warnings", "MIN_CELL"]
+__all__ = ["save_grid", "grid_mark", "read_grid", "save_png", "quiet_figure_warnings", "MIN_CELL", "GRID_SUFFIXES"]
 
 MIN_CELL = 32  # smallest side, in screen pixels, of one image in a picture meant for a person
 _PAD, _FONT_SIZE, _MAX_LABEL = 2, 12, 24
@@ -87,15 +87,44 @@ def _draw_text(draw, xy, text: str, font, ink) -> None:
         draw.text(xy, text.encode("latin-1", "replace").decode("latin-1"), fill=ink, font=font)
 
 
+GRID_SUFFIXES = tuple(_FORMATS)
+_MARK_KEY = "cgan-augment"
+
+
 def save_grid(images: torch.Tensor, path: Union[str, Path], nrow: int, row_labels: Optional[Sequence[str]] = None,
-              col_labels: Optional[Sequence[str]] = None, min_cell: int = MIN_CELL) -> None:
+              col_labels: Optional[Sequence[str]] = None, min_cell: int = MIN_CELL, mark: str = "") -> None:
     """Save float N×C×H×W images in [0, 1] as one picture, ``nrow`` images per row, each shown at
     least ``min_cell`` px (nearest-neighbour), with ``row_labels`` (e.g. class names) left of the
-    rows and ``col_labels`` above the columns. PNG, or JPEG for a ``.jpg``/``.jpeg`` path."""
+    rows and ``col_labels`` above the columns. PNG, or JPEG for a ``.jpg``/``.jpeg`` path.
+    ``mark`` is stored in the file (a PNG text chunk, a JPEG comment); :func:`grid_mark` reads it."""
+    from PIL.PngImagePlugin import PngInfo
+
     path = Path(path)
     picture = _grid_picture(images, nrow, row_labels, col_labels, min_cell)
+    kind = _FORMATS.get(path.suffix.lower(), "PNG")
+    extra: dict = {}
+    if kind == "JPEG":
+        extra = {"quality": 95, **({"comment": f"{_MARK_KEY}: {mark}"} if mark else {})}
+    elif mark:
+        extra["pnginfo"] = PngInfo()
+        extra["pnginfo"].add_text(_MARK_KEY, mark)
     with atomic_path(path) as tmp:
-        picture.save(tmp, format=_FORMATS.get(path.suffix.lower(), "PNG"), **({"quality": 95} if path.suffix.lower() in (".jpg", ".jpeg") else {}))
+        picture.save(tmp, format=kind, **extra)
+
+
+def grid_mark(path: Union[str, Path]) -> str:
+    """The ``mark`` that :func:`save_grid` stored in ``path`` ("" when none, or not a readable image)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            comment = im.info.get("comment", b"")
+            comment = comment.decode("utf-8", "replace") if isinstance(comment, bytes) else str(comment)
+            if comment.startswith(f"{_MARK_KEY}: "):
+                return comment[len(_MARK_KEY) + 2:]
+            return str(getattr(im, "text", {}).get(_MARK_KEY, "")) if im.format == "PNG" else ""
+    except (OSError, UnidentifiedImageError, ValueError):
+        return ""
 
 
 def read_grid(path: Union[str, Path], n: int, nrow: int, shape: Sequence[int], row_labels: Optional[Sequence[str]] = None,

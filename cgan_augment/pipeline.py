@@ -15,8 +15,9 @@ from .checkpoint import load_generator, read_metadata
 from .data import DataSpec, fingerprint, load_data
 from .devices import resolve_device
 from .errors import ConfigError, DataError
-from .files import make_dir
+from .files import check_output_folder, make_dir, write_manifest
 from .report import SYNTHETIC_ARMS, Progress, ReportConfig, run_report
+from .report.run import _check_compatible
 from .train import RunSettings, TrainConfig, train_generator
 
 __all__ = ["report_from_spec", "run_demo", "demo_settings", "check_model_split", "DEMO_SPEC"]
@@ -114,7 +115,9 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
         config: the report settings. oracle: add the oracle arm, trained on the training split
             before the long tail (needs ``spec.imbalance``).
         device, on_progress, resume: as in :func:`run_report`; ``on_progress`` also gets stage
-            ``"fit"``. force: replace a generator already in ``out/generator``.
+            ``"fit"``; ``resume`` also lets an earlier report in ``out`` be reused. force: redo an
+            earlier report in ``out`` and replace its generator in ``out/generator``. A folder
+            that no report wrote (no manifest) is never written into.
         should_stop: as in :func:`~cgan_augment.train_generator`, polled during the fit.
 
     Returns:
@@ -122,7 +125,8 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
 
     Raises:
         ConfigError: neither or both of ``model`` and ``fit``, of ``test`` and ``spec.test_split``;
-            ``oracle`` without ``spec.imbalance``. DataError: a model that saw the test images.
+            ``oracle`` without ``spec.imbalance``. DataError: a model that saw the test images,
+            test data of other classes or image shape. OutputDirError: ``out`` is taken (see above).
         TrainingInterrupted: ``should_stop`` stopped the fit (a checkpoint is in ``out/generator``).
     """
     needs_generator = any(a in SYNTHETIC_ARMS for a in config.arms)
@@ -135,6 +139,7 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
         raise ConfigError("--oracle needs --imbalance: the oracle arm trains on the training split before the long tail.")
     device = resolve_device(device)
     out = Path(out)
+    check_output_folder(out, "report", force=force, resume=resume, can_resume=True, also_ours=("report.json",))
     loaded = load_data(spec)
     train = loaded.train
     test_ds = loaded.test if test is None else _load_test(spec, test, train)
@@ -143,7 +148,10 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
         meta = read_metadata(model)
         check_model_split(meta, spec, train, test, name=str(model))
         generator = load_generator(model, device=device)
-    make_dir(out)  # only once the inputs are known good: a refused run leaves no empty folder behind
+    _check_compatible(train, test_ds, generator, None)
+    # only once the inputs are known good: a refused run leaves no empty folder behind
+    make_dir(out)
+    write_manifest(out, "report", {"data": spec.to_dict(), "test": test, "model": str(model) if model else None})
     if fit is not None:
         run = replace(fit_run, device=str(device))
         generator = _fit_or_reuse(train, spec, fit, run, out / "generator", resume, force, on_progress, should_stop)

@@ -134,20 +134,25 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--class", "classes", multiple=True, help="Class name (or index) to sample; repeat for several. [default: every class]")
 @config_option(write_samples, "--n", "Images per class.", type=int)
-@click.option("--out", type=click.Path(), required=True, help="Folder for PNG files (OUT/<class>/NNNNN.png), or a .png file for one grid.")
+@click.option("--out", type=click.Path(), required=True,
+              help="A new folder for PNG files (OUT/<class>/NNNNN.png), or a .png/.jpg file for one grid.")
 @config_option(write_samples, "--seed", "Seed of the noise.", type=int)
 @config_option(write_samples, "--device", "auto, cpu, cuda, cuda:N or mps.")
+@click.option("--force", is_flag=True, help="Replace an earlier sample output at OUT (never anything else).")
 @user_errors
-def sample(model, classes, n, out, seed, device):
+def sample(model, classes, n, out, seed, device, force):
     """Generate images of some classes from MODEL (a model.safetensors).
+
+    OUT must not exist, be an empty folder, or (with --force) be an earlier sample output: a file
+    or folder this command did not write is never written over.
 
     \b
     Examples:
       cgan-augment sample runs/digits/model.safetensors --class 7 --n 32 --out sevens/
       cgan-augment sample runs/digits/model.safetensors --n 8 --out grid.png
     """
-    paths = write_samples(model, out, classes=list(classes) or None, **given(n=n, seed=seed, device=device))
-    click.echo(f"wrote {len(paths)} file(s) under {out}")
+    paths = write_samples(model, out, classes=list(classes) or None, force=force, **given(n=n, seed=seed, device=device))
+    click.echo(f"wrote {out}" if len(paths) == 1 and paths[0] == Path(out) else f"wrote {len(paths)} files under {out}")
 
 
 @main.command()

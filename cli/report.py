@@ -77,7 +77,7 @@ def _print_result(result: dict, out: Path) -> None:
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Report folder.")
 @config_option(report_from_spec, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Reuse finished runs (and a generator fitted with --fit) in OUT made with the same settings.")
-@click.option("--force", is_flag=True, help="With --fit: replace a generator already in OUT/generator.")
+@click.option("--force", is_flag=True, help="Redo an earlier report in OUT (and replace its --fit generator); a folder no report wrote is never touched.")
 @user_errors
 def report(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, model, fit_here, fit_steps, fit_width,
            test_data, oracle, classifier, seeds, steps, batch_size, arms, alpha, flips, out, device, resume, force):

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from click.testing import CliRunner
 
 from cgan_augment.cli.main import main
@@ -78,3 +80,62 @@ def test_fit_warns_of_collapse_in_output_and_info_and_strict_exits_non_zero(tmp_
     assert strict.exit_code == 1
     quiet = run("fit", image_folder, "--out", tmp_path / "quiet", "--strict", *TINY)
     assert quiet.exit_code == 0 and "warning" not in quiet.output
+
+
+# ----------------------------------------------------------------------------- nothing written over files we did not write
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from cgan_augment import DataSpec, RunSettings, TrainConfig, load_data, train_generator
+
+    out = tmp_path_factory.mktemp("model")
+    train = load_data(DataSpec("builtin:digits", image_size=8)).train
+    train_generator(train, TrainConfig(family="mlp", steps=1, width=4, z_dim=4, batch_size=8), out, run=RunSettings(device="cpu"))
+    return out / "model.safetensors"
+
+
+def test_sample_never_writes_over_a_folder_it_did_not_write(tmp_path, tiny_model):
+    user = tmp_path / "userdir" / "4"
+    user.mkdir(parents=True)
+    (user / "00000.png").write_bytes(b"the user's own file")
+    for extra in ([], ["--force"]):
+        one_line_error(run("sample", tiny_model, "--class", "4", "--n", 2, "--out", tmp_path / "userdir", *extra),
+                       f"error: {tmp_path / 'userdir'}: folder is not empty and was not written by `cgan-augment sample` "
+                       "(no cgan-augment.json); it is left alone, even with --force. Choose a new or empty --out.")
+    assert (user / "00000.png").read_bytes() == b"the user's own file"
+    mine = tmp_path / "mine"
+    assert run("sample", tiny_model, "--class", "4", "--n", 2, "--out", mine).exit_code == 0
+    assert sorted(p.name for p in (mine / "4").iterdir()) == ["00000.png", "00001.png"] and (mine / "cgan-augment.json").exists()
+    one_line_error(run("sample", tiny_model, "--class", "3", "--n", 1, "--out", mine),
+                   f"error: {mine}: holds an earlier sample output; pass --force to replace it, or choose another --out.")
+    assert run("sample", tiny_model, "--class", "3", "--n", 1, "--out", mine, "--force").exit_code == 0
+    assert sorted(p.name for p in mine.iterdir()) == ["3", "cgan-augment.json"]  # replaced whole, nothing stale
+
+
+def test_sample_grid_file_is_refused_unless_it_is_our_own_and_forced(tmp_path, tiny_model):
+    from PIL import Image
+
+    theirs = tmp_path / "mygrid.png"
+    Image.new("L", (4, 4), 7).save(theirs)
+    before = theirs.read_bytes()
+    for extra in ([], ["--force"]):
+        one_line_error(run("sample", tiny_model, "--n", 2, "--out", theirs, *extra),
+                       f"error: {theirs}: exists and was not written by `cgan-augment sample`; it is left alone, even with "
+                       "--force. Choose another --out.")
+    assert theirs.read_bytes() == before
+    for name in ("grid.png", "grid.jpg"):
+        ours = tmp_path / name
+        assert run("sample", tiny_model, "--n", 2, "--out", ours).exit_code == 0
+        assert ours.is_file() and Image.open(ours).format == ("PNG" if name.endswith(".png") else "JPEG")
+        one_line_error(run("sample", tiny_model, "--n", 2, "--out", ours),
+                       f"error: {ours}: holds an earlier sample grid; pass --force to replace it, or choose another --out.")
+        assert run("sample", tiny_model, "--n", 3, "--out", ours, "--force").exit_code == 0
+    one_line_error(run("sample", tiny_model, "--out", tmp_path / "grid.webp"),
+                   "one grid is written as .png or .jpg")
+    assert not (tmp_path / "grid.webp").exists()
+
+
+def test_refused_fit_leaves_no_empty_folder(tmp_path):
+    one_line_error(run("fit", "builtin:digits", "--image-size", 7, "--out", tmp_path / "o", "--steps", 1), "image_size 7")
+    assert not (tmp_path / "o").exists()

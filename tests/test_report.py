@@ -263,3 +263,33 @@ def test_strong_arms_with_a_deform_generator(split):
             assert not drawn_syn[in_c].any(), c  # large classes: real items only
         elif in_c.any():
             assert drawn_syn[in_c].all(), c  # alpha 1: rare classes draw only synthetic items
+
+
+def test_report_never_writes_over_a_folder_it_did_not_write(tmp_path, model):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "report.md").write_text("my notes")
+    args = ["report", "builtin:digits", "--image-size", 8, "--imbalance", 10, "--test-split", 0.3, "--model", model,
+            "--arms", "real,synthetic", "--seeds", 1, "--steps", 2, "--device", "cpu"]
+    for extra in ([], ["--force"]):
+        result = _cli(*args, "--out", theirs, *extra)
+        assert result.exit_code == 1 and result.output.splitlines()[-1] == (
+            f"error: {theirs}: folder is not empty and was not written by `cgan-augment report` (no cgan-augment.json); "
+            "it is left alone, even with --force. Choose a new or empty --out.")
+    assert (theirs / "report.md").read_text() == "my notes"
+    ours = tmp_path / "ours"
+    assert _cli(*args, "--out", ours).exit_code == 0
+    again = _cli(*args, "--out", ours)
+    assert again.exit_code == 1 and again.output.splitlines()[-1] == (
+        f"error: {ours}: holds an earlier report output; pass --resume to reuse its finished runs, --force to redo it, "
+        "or choose another --out.")
+    assert _cli(*args, "--out", ours, "--resume").exit_code == 0 and _cli(*args, "--out", ours, "--force").exit_code == 0
+
+
+def test_refused_report_leaves_no_empty_folder(tmp_path, model):
+    x = np.zeros((12, 8, 8), np.uint8)
+    np.savez(tmp_path / "other.npz", x=x, y=np.arange(12) % 3, classes=np.array(["cat", "dog", "cow"]))
+    result = _cli("report", "builtin:digits", "--image-size", 8, "--imbalance", 10, "--test", tmp_path / "other.npz",
+                  "--arms", "real,oversample", "--seeds", 1, "--steps", 2, "--device", "cpu", "--out", tmp_path / "rep")
+    assert result.exit_code == 1 and "test data has classes ['cat', 'dog', 'cow']" in result.output.splitlines()[-1]
+    assert not (tmp_path / "rep").exists()

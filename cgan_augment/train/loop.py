@@ -119,6 +119,7 @@ def train_generator(
     device = resolve_device(run.device)
     out = Path(out) if out is not None else None
     writer = out is not None and rank == 0
+    _arch(config, dataset, check=True)  # before any folder is made: a refused run leaves none behind
     if writer:
         make_dir(out)
         if not resume and not force and (out / "model.safetensors").exists():
@@ -128,6 +129,18 @@ def train_generator(
             raise OutputDirError(f"{out}: nothing to resume (no checkpoint.safetensors); run without --resume.")
     with _OutDirLock(out, force) if writer else contextlib.nullcontext():
         return _train(dataset, config, run, out if writer else None, data_info or {}, resume, device, on_step, should_stop)
+
+
+def _arch(config: TrainConfig, dataset, check: bool = False) -> dict:
+    """The networks' architecture for ``dataset``; with ``check``, both are built on the meta
+    device (no memory) so that an impossible one (e.g. an odd image size) is refused now."""
+    arch = dict(family=config.family, num_classes=len(dataset.classes), image_size=dataset.image_size,
+                channels=dataset.channels, z_dim=config.z_dim, width=config.width)
+    if check:
+        with torch.device("meta"):
+            build_generator(**arch)
+            build_discriminator(arch["family"], arch["num_classes"], arch["image_size"], arch["channels"], arch["width"])
+    return arch
 
 
 def _build(arch: dict, config: TrainConfig, classes: list, device: torch.device) -> _Nets:
@@ -185,9 +198,7 @@ def _step(nets: _Nets, config: TrainConfig, step: int, x: torch.Tensor, y: torch
 
 def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], data_info: dict, resume: bool,
            device: torch.device, on_step, should_stop) -> Generator:
-    num_classes = len(dataset.classes)
-    arch = dict(family=config.family, num_classes=num_classes, image_size=dataset.image_size,
-                channels=dataset.channels, z_dim=config.z_dim, width=config.width)
+    arch = _arch(config, dataset)
     nets = _build(arch, config, dataset.classes, device)
     indices = getattr(dataset, "indices", None)
     data_meta = dict(data_info, num_train=len(dataset),
