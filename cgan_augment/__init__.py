@@ -5,7 +5,7 @@ from .checkpoint import load_generator, read_metadata, save_generator
 from .data import ArrayImages, DataSpec, ImageFolderImages, LabeledSubset, LoadedData, class_counts, load_data
 from .devices import resolve_device
 from .errors import (CGANAugmentError, ConfigError, DataError, DeviceError, ModelFileError, OutputDirError,
-                     TrainingDiverged, TrainingInterrupted)
+                     TrainingCollapsed, TrainingDiverged, TrainingInterrupted, TrainingWarning)
 from .models import Generator
 from .transforms import Augmentation
 from .pipeline import check_model_split, report_from_spec, run_demo
@@ -26,4 +26,5 @@ __all__ = [
     "CGANOverSampler",
     "ReportConfig", "run_report", "report_from_spec", "run_demo", "check_model_split",
     "CGANAugmentError", "DataError", "ModelFileError", "ConfigError", "DeviceError", "OutputDirError", "TrainingDiverged",
+    "TrainingCollapsed", "TrainingWarning",
 ]
