@@ -17,7 +17,8 @@ from .devices import resolve_device
 from .errors import ConfigError, DataError
 from .files import check_output_folder, make_dir, write_manifest
 from .report import SYNTHETIC_ARMS, Progress, ReportConfig, run_report
-from .report.run import _check_compatible
+from .report.outputs import _write_outputs
+from .report.run import _check_compatible, pool_reports
 from .train import RunSettings, TrainConfig, train_generator
 
 __all__ = ["report_from_spec", "run_demo", "demo_settings", "check_model_split", "DEMO_SPEC"]
@@ -85,7 +86,8 @@ def _fit_or_reuse(train, spec: DataSpec, fit: TrainConfig, run: RunSettings, fol
         meta = read_metadata(model)
         same = (TrainConfig.from_dict(meta.get("train_config", {})) == fit
                 and meta.get("data", {}).get("train_fingerprint") == fingerprint(train.indices))
-        if same and int(meta.get("step", 0)) >= fit.steps:
+        finished = fit.family == "deform" or int(meta.get("step", 0)) >= fit.steps  # deform is fitted in one go
+        if same and finished:
             return load_generator(model, device=run.device)
     resume = resume and (folder / "checkpoint.safetensors").exists()
 
@@ -167,21 +169,57 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
 DEMO_SPEC = DataSpec("builtin:digits", image_size=16, test_split=0.3, imbalance=20, seed=0)
 
 
-def demo_settings() -> tuple[DataSpec, TrainConfig, RunSettings, ReportConfig]:
-    """(data, fit recipe, fit run settings, report settings) of :func:`run_demo`, sized to finish in
-    under 5 minutes on 2 CPU cores: the deform family (learned warps, the recommended generator; seconds to fit),
-    the CNN for 400 steps per arm, 3 seeds."""
+def demo_settings(quick: bool = False, seeds: Optional[int] = None) -> tuple[DataSpec, TrainConfig, RunSettings, ReportConfig]:
+    """(data, fit recipe, fit run settings, report settings) of :func:`run_demo`: the deform family
+    (learned warps, the recommended generator; seconds to fit) and the CNN for 400 steps per arm,
+    on 3 (seed, long-tail draw) pairs; ``quick``: 150 steps on 2 pairs (a smoke test, not a
+    measurement). ``seeds`` sets the number of pairs. The report's ``seeds`` are the pairs' numbers."""
+    if seeds is not None and (not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1):
+        raise ConfigError(f"seeds should be a positive number of (seed, long-tail draw) pairs. Got {seeds!r}.",
+                          cli_message=f"--seeds should be a positive number of (seed, long-tail draw) pairs. Got {seeds!r}.")
     fit = TrainConfig(family="deform")
     fit_run = RunSettings(sample_every=250, checkpoint_every=1000)
-    config = ReportConfig(steps=400, seeds=(0, 1, 2))
+    steps, n = (150, 2) if quick else (400, 3)
+    config = ReportConfig(steps=steps, seeds=tuple(range(seeds if seeds is not None else n)))
     return DEMO_SPEC, fit, fit_run, config
 
 
-def run_demo(out: Union[str, Path] = "runs/demo", *, device: Union[str, torch.device] = "auto",
-             on_progress: Optional[Progress] = None, resume: bool = False,
-             should_stop: Optional[Callable[[], bool]] = None) -> dict:
-    """The whole story on the bundled digits: long-tailed train split (imbalance 20), held-out
-    stratified test split (30%), fit a generator, report every arm including the oracle."""
-    spec, fit, fit_run, config = demo_settings()
-    return report_from_spec(spec, out, fit=fit, fit_run=fit_run, config=config, oracle=True, device=device,
-                       on_progress=on_progress, resume=resume, force=True, should_stop=should_stop)
+def run_demo(out: Union[str, Path] = "runs/demo", *, quick: bool = False, seeds: Optional[int] = None,
+             device: Union[str, torch.device] = "auto", on_progress: Optional[Progress] = None, resume: bool = False,
+             force: bool = False, should_stop: Optional[Callable[[], bool]] = None) -> dict:
+    """The whole story on the bundled digits, paired per (seed, long-tail draw): for each pair r, the
+    data drawn with seed r (a stratified 30 % test split, the rest made long-tailed at imbalance
+    20), a generator fitted on its training part, every arm trained with seed r and tested; then
+    one verdict over the pairs (:func:`~cgan_augment.report.run.pool_reports`).
+
+    Writes ``out/draw_r/`` (each pair's report, generator, runs) and the pooled ``report.md``,
+    ``report.json`` and ``recall_by_class.png`` in ``out``.
+
+    Args:
+        quick: fewer classifier steps and pairs; the verdict says so.
+        seeds: the number of (seed, draw) pairs (default 3, quick 2).
+        resume: reuse an earlier demo's finished runs and generators in ``out`` made with the same settings.
+        force: redo an earlier demo in ``out``. A folder no demo wrote is never written into.
+
+    Raises:
+        OutputDirError: ``out`` holds something else, or an earlier demo without ``resume``/``force``.
+    """
+    spec, fit, fit_run, config = demo_settings(quick, seeds)
+    device = resolve_device(device)
+    out = Path(out)
+    check_output_folder(out, "demo", force=force, resume=resume, can_resume=True, also_ours=("report.json",))
+    make_dir(out)
+    write_manifest(out, "demo", {"quick": quick, "pairs": list(config.seeds)})
+    reports = []
+    for i, r in enumerate(config.seeds):
+        def progress(stage, done, total, detail, _i=i):
+            if on_progress:
+                on_progress(f"{stage} (pair {_i + 1}/{len(config.seeds)})", done, total, detail)
+
+        reports.append(report_from_spec(replace(spec, seed=r), out / f"draw_{r}", fit=fit, fit_run=fit_run,
+                                        config=replace(config, seeds=(r,)), oracle=True, device=device,
+                                        on_progress=progress, resume=resume, force=force, should_stop=should_stop))
+    label = f"quick demo, {len(config.seeds)} pairs × {config.steps} classifier steps: a smoke test, not a measurement" if quick else ""
+    result = pool_reports(reports, config, label=label)
+    result["files"] = _write_outputs(result, out, None, None, config)
+    return result

@@ -2,6 +2,7 @@
 split, the files written, and the CLI."""
 
 import json
+from dataclasses import replace
 import sys
 
 import numpy as np
@@ -294,3 +295,61 @@ def test_refused_report_leaves_no_empty_folder(tmp_path, model):
                   "--arms", "real,oversample", "--seeds", 1, "--steps", 2, "--device", "cpu", "--out", tmp_path / "rep")
     assert result.exit_code == 1 and "test data has classes ['cat', 'dog', 'cow']" in result.output.splitlines()[-1]
     assert not (tmp_path / "rep").exists()
+
+
+# ----------------------------------------------------------------------------- the demo
+
+
+@pytest.fixture
+def tiny_demo(monkeypatch):
+    """The demo's machinery at test size: 8 px digits, a 2-step MLP GAN, three arms, 3 classifier steps."""
+    import cgan_augment.pipeline as pipeline
+
+    real_settings = pipeline.demo_settings
+
+    def tiny(quick=False, seeds=None):
+        spec, _, fit_run, config = real_settings(quick, seeds)
+        arms = ("real", "strong-aug", "synthetic+strong-aug")
+        return (replace(spec, image_size=8), TINY_FIT, replace(fit_run, device="cpu"),
+                replace(config, arms=arms, **dict(TINY, steps=3)))
+
+    monkeypatch.setattr(pipeline, "demo_settings", tiny)
+
+
+def test_demo_pairs_seeds_with_long_tail_draws_resumes_and_never_overwrites(tmp_path, tiny_demo):
+    from cgan_augment import run_demo
+
+    out = tmp_path / "demo"
+    first = run_demo(out, seeds=2, device="cpu")
+    assert first["seeds"] == ["(0, 0)", "(1, 1)"] and first["comparison"]["unit"] == "(seed, long-tail draw)"
+    assert first["verdict"].startswith(("synthetic data helped: synthetic+strong-aug vs strong-aug",
+                                        "synthetic data hurt: synthetic+strong-aug vs strong-aug",
+                                        "no clear difference: synthetic+strong-aug vs strong-aug"))
+    assert "over 2 (seed, long-tail draw) pairs" in first["verdict"]
+    draws = [json.loads((out / f"draw_{r}" / "report.json").read_text())["data"] for r in (0, 1)]
+    assert [d["seed"] for d in draws] == [0, 1]  # each pair its own long-tail draw
+    assert (out / "report.md").read_text().count("(seed, long-tail draw)") >= 2
+    result = _cli("demo", "--out", out, "--seeds", 2, "--device", "cpu")
+    assert result.exit_code == 1 and result.output.splitlines()[-1] == (
+        f"error: {out}: holds an earlier demo output; pass --resume to reuse its finished runs, --force to redo it, "
+        "or choose another --out.")
+    details = []
+    more = run_demo(out, seeds=3, device="cpu", resume=True, on_progress=lambda s, d, t, detail: details.append((s, detail)))
+    assert more["seeds"] == ["(0, 0)", "(1, 1)", "(2, 2)"]
+    first_two = [d for s, d in details if s.startswith("classifiers") and "pair 3/3" not in s and d != "sample quality"]
+    assert first_two and all("cached" in d for d in first_two)  # pairs 1 and 2 reused
+    assert not any(s.startswith("fit (pair 1") for s, _ in details)  # and their generators too
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    refused = _cli("demo", "--out", theirs, "--force", "--device", "cpu")
+    assert refused.exit_code == 1 and "was not written by `cgan-augment demo`" in refused.output
+    assert sorted(p.name for p in theirs.iterdir()) == ["notes.txt"]
+
+
+def test_quick_demo_says_so_in_its_verdict(tmp_path, tiny_demo):
+    from cgan_augment import run_demo
+
+    result = run_demo(tmp_path / "q", quick=True, device="cpu")
+    assert result["verdict"].startswith("[quick demo, 2 pairs × 3 classifier steps: a smoke test, not a measurement] ")
+    assert (tmp_path / "q" / "report.md").read_text().startswith("# Accuracy-gain report (quick demo, 2 pairs")

@@ -79,8 +79,8 @@ def _summarise(results, skipped, notes, quality, config, classes, unit: str = "s
     stands for (``"seed"``, or ``"(seed, long-tail draw)"`` when the draws vary too)."""
     arms = {}
     for arm, runs in results.items():
-        seeds = sorted(runs)
-        entry = {"runs": {str(s): runs[s] for s in seeds}, "note": notes.get(arm, "")}
+        seeds = sorted(runs, key=str)
+        entry = {"runs": {str(s): runs[s] for s in seeds}, "note": notes.get(arm, ""), "flag": ""}
         for m in METRICS:
             entry[m] = dict(zip(("mean", "std"), _mean_std([runs[s][m] for s in seeds])))
         recalls = np.asarray([runs[s]["per_class_recall"] for s in seeds])
@@ -91,7 +91,7 @@ def _summarise(results, skipped, notes, quality, config, classes, unit: str = "s
     below = _below_chance(arms, len(classes))
     for arm, chance in below.items():
         flag = f"below chance (balanced accuracy {arms[arm]['balanced_accuracy']['mean']:.3f} < 1/{len(classes)} = {chance:.3f})"
-        arms[arm]["note"] = "; ".join(filter(None, [arms[arm]["note"], flag]))
+        arms[arm]["flag"] = flag
     verdict, comparison = _verdict(results, unit)
     return {
         "verdict": verdict,
@@ -171,16 +171,16 @@ def _verdict(results: dict, unit: str = "seed") -> tuple[str, Optional[dict]]:
         return f"{arm} and {vs} share no {unit}, so there is no verdict on synthetic data.", None
     iv = g["interval"]
     call = verdict_call(iv)
-    units = f"{unit}s" if not unit.startswith("(") else f"{unit} pairs"
+    units = f"paired {unit}s" if not unit.startswith("(") else f"{unit} pairs"
     points = f"{100 * iv['mean']:+.1f} points of balanced accuracy"
     if iv["low"] is None:
-        text = (f"no clear difference: {arm} vs {vs}, {points} from a single {unit}; one pair gives no interval, "
+        text = (f"no clear difference: {arm} vs {vs}, {points} from a single {unit.strip('()')}; one pair gives no interval, "
                 "so run more seeds.")
     else:
         head = {"helped": "synthetic data helped", "hurt": "synthetic data hurt",
                 "no clear difference": "no clear difference"}[call]
         text = (f"{head}: {arm} vs {vs}, {points}, 95 % interval [{100 * iv['low']:+.1f}, {100 * iv['high']:+.1f}] "
-                f"over {iv['n']} paired {units}" + (" (the interval includes zero)." if call == "no clear difference" else "."))
+                f"over {iv['n']} {units}" + (" (the interval includes zero)." if call == "no clear difference" else "."))
     comparison = {"arm": arm, "vs": vs, "baselines_of_its_kind": list(same), "unit": unit, "call": call,
                   "differences": g["per_seed"], "interval": iv}
     return text, comparison

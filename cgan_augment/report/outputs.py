@@ -29,7 +29,8 @@ def format_table(result: dict) -> str:
         recall = entry["per_class_recall"]["mean"]
         worst = int(np.argmin(recall))
         lines.append(f"| {arm} | {_pm(entry['balanced_accuracy'])} | {_pm(entry['accuracy'])} | {_pm(entry['macro_f1'])} | "
-                     f"{recall[worst]:.2f} ({result['data']['classes'][worst]}) | {entry.get('note', '')} |")
+                     f"{recall[worst]:.2f} ({result['data']['classes'][worst]}) | "
+                     f"{'; '.join(filter(None, [entry.get('note', ''), entry.get('flag', '')]))} |")
     for arm, why in result["skipped"].items():
         lines.append(f"| {arm} | skipped | | | | {why} |")
     return "\n".join(lines)
@@ -40,7 +41,7 @@ def _markdown(result: dict) -> str:
     classes = data["classes"]
     n_seeds = len(result["seeds"])
     md = [
-        "# Accuracy-gain report", "",
+        "# Accuracy-gain report" + (f" ({result['label']})" if result.get("label") else ""), "",
         f"**Verdict: {result['verdict']}**", "",
         *_verdict_method(result),
         f"Data: {data.get('source', 'given datasets')}"
@@ -49,7 +50,13 @@ def _markdown(result: dict) -> str:
         f"{sum(data['test_counts'])} held-out test images"
         + (f", oracle {sum(data['oracle_counts'])} images" if data.get("oracle_counts") else "") + ".",
         f"Classifier: {cfg['classifier']}, {cfg['steps']} Adam steps (lr {cfg['lr']}) at batch {cfg['batch_size']} for every arm; "
-        f"seeds {', '.join(map(str, result['seeds']))}; mean ± standard deviation over seeds. Device: {result['device']}.",
+        + (f"seeds {', '.join(map(str, result['seeds']))}; mean ± standard deviation over seeds."
+           if not result.get("draws") else
+           f"{n_seeds} (seed, long-tail draw) pairs {', '.join(result['seeds'])}: each draw has its own long-tail "
+           "sample and test split (data seed = the draw) and its own generator; mean ± standard deviation over the "
+           "pairs. Each draw's own report, generator and sample grid are in "
+           + ", ".join(f"`draw_{d}/`" for d in result["draws"]) + ".")
+        + f" Device: {result['device']}.",
         "", format_table(result), "",
     ]
     gains = result["gains"]
@@ -94,7 +101,8 @@ def _markdown(result: dict) -> str:
         md += [f"(No figure: {files['figure_note']}.)", ""]
     if files.get("samples"):
         md += [f"![samples: real images left, generated right, one row per class]({files['samples']})", ""]
-    md += [f"{n_seeds} seed{'s' if n_seeds != 1 else ''}, {result['wall_seconds']:.0f} s wall time; every number is in report.json."]
+    runs = f"{n_seeds} seed{'s' if n_seeds != 1 else ''}" if not result.get("draws") else f"{n_seeds} (seed, draw) pairs"
+    md += [f"{runs}, {result['wall_seconds']:.0f} s wall time; every number is in report.json."]
     return "\n".join(md) + "\n"
 
 
@@ -111,7 +119,8 @@ def _verdict_method(result: dict) -> list:
     lines = [
         f"How the verdict is made: it compares the recommended pipeline, `{c['arm']}`, with {baseline}. That "
         "comparison is fixed before any result is seen, by which arms were run; picking the best baseline after the "
-        f"fact can only make the verdict more cautious. Each {c['unit']} trained both arms on the same data with the "
+        f"fact can only make the verdict more cautious. Each {c['unit']}{' pair' if c['unit'].startswith('(') else ''} "
+        "trained both arms on the same data with the "
         f"same seed, and the verdict rests on the paired differences of balanced accuracy (points: {pairs})"
         + (f": their mean and a {100 * iv['confidence']:.0f} % Student-t interval (n − 1 = {iv['n'] - 1} degrees of "
            "freedom). \"Helped\" means the whole interval lies above zero, \"hurt\" below zero; otherwise there is "

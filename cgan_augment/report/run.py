@@ -24,7 +24,9 @@ from .config import ARMS, SYNTHETIC_ARMS, Progress, ReportConfig
 from .gains import _summarise
 from .outputs import _write_outputs
 
-__all__ = ["run_report"]
+__all__ = ["run_report", "pool_reports"]
+
+PAIRED_DRAWS = "(seed, long-tail draw)"
 
 
 def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(), *, oracle=None,
@@ -125,6 +127,35 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
     if out is not None:
         result["files"] = _write_outputs(result, out, real, generator, config)
     return result
+
+
+def pool_reports(reports: list, config: ReportConfig, label: str = "") -> dict:
+    """One report from several made on different long-tail draws (and test splits) of the same
+    data, each with its own seed: every run becomes a ``(seed, draw)`` pair, and the verdict pairs
+    the arms per ``(seed, draw)``. ``label`` (e.g. "quick demo") heads the verdict.
+
+    Args:
+        reports: results of :func:`run_report` (``data`` holds the draw's data ``seed``).
+        config: the settings they share (``seeds`` aside).
+    """
+    results, skipped, notes, draws = {}, {}, {}, []
+    for rep in reports:
+        draw = rep["data"].get("seed")
+        draws.append(draw)
+        for arm, entry in rep["arms"].items():
+            notes.setdefault(arm, entry.get("note", ""))
+            for seed, metrics in entry["runs"].items():
+                results.setdefault(arm, {})[f"({seed}, {draw})"] = metrics
+        skipped.update(rep["skipped"])
+    first = reports[0]
+    pooled = _summarise(results, {a: w for a, w in skipped.items() if a not in results}, notes, None, config,
+                        first["data"]["classes"], unit=PAIRED_DRAWS)
+    if label:
+        pooled["verdict"] = f"[{label}] {pooled['verdict']}"
+    pooled.update(seeds=sorted({k for runs in results.values() for k in runs}), draws=draws, label=label,
+                  data=dict(first["data"], seed=None), generator=None, versions=first["versions"], device=first["device"],
+                  wall_seconds=round(sum(r["wall_seconds"] for r in reports), 1))
+    return pooled
 
 
 def _check_compatible(train, test, generator, oracle) -> None:
