@@ -87,26 +87,33 @@ def check_out_folder(out: Union[str, Path], force: bool = False, real=None) -> b
     return False
 
 
-def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, link: bool = False, force: bool = False,
-                       info: Optional[dict] = None, on_item: Optional[Callable[[int, int], None]] = None) -> dict[str, int]:
+def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep_real_files: bool = False,
+                       link: bool = False, force: bool = False, info: Optional[dict] = None,
+                       on_item: Optional[Callable[[int, int], None]] = None) -> dict[str, int]:
     """Write ``dataset`` (real and synthetic items) as an ImageFolder tree that any framework reads::
 
         out/augment.json                 the plan, and ``info``
-        out/<class>/<real file name>     real image files, copied (or linked with ``link=True``)
+        out/<class>/<real file name>.png real items from files, as the dataset serves them
         out/<class>/real_00012.png       real items that did not come from a file (arrays, builtins)
         out/<class>/synthetic_00000.png  synthetic items, numbered per class
 
+    By default the folder is uniform: every real item is written as PNG the way the dataset
+    serves it (for :func:`~cgan_augment.load_data` data: converted and resized exactly as the
+    model's training data were), so real and synthetic images share one size and mode. Real items
+    from files keep their name (extension ``.png``) and sub-folders under their class folder.
+    With ``keep_real_files`` the original files are copied instead (or linked with ``link``).
+
     The tree is built in a temporary folder beside ``out`` and renamed into place at the end, so
     ``out`` is never left half-written; an earlier output is renamed aside, not deleted, until the
-    new tree is in place (:func:`~cgan_augment.files.replace_folder`). Real items from files keep their name (and sub-folders)
-    under their class folder; other real items and synthetic ones are PNG (images in [0, 1]).
+    new tree is in place (:func:`~cgan_augment.files.replace_folder`).
 
     Args:
         dataset: the SyntheticDataset to write.
         out: the folder to create; it must not exist or be empty, or (with ``force``) hold an
             earlier output of this function (it is then replaced).
-        link: hard-link real files instead of copying them (a symbolic link where a hard link is
-            not possible, e.g. across file systems).
+        keep_real_files: copy real image files as they are (their own sizes and modes).
+        link: with ``keep_real_files`` (implied): hard-link real files instead of copying them (a
+            symbolic link where a hard link is not possible, e.g. across file systems).
         info: more JSON-able facts to record in ``augment.json`` (data source, model, seed).
         on_item: called with ``(done, total)`` after each file.
 
@@ -119,11 +126,21 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, link
             already named like a synthetic one (``synthetic_*.png``).
     """
     out = Path(out)
+    keep = keep_real_files or link
     replace = check_out_folder(out, force=force, real=dataset.real)
-    names: list[tuple[int, str, Optional[str]]] = []  # (class, name, source file) per real item
+    names: list[tuple[int, str, Optional[str]]] = []  # (class, name, source file to copy) per real item
+    taken: set = set()
     for i, label in enumerate(dataset.targets[:dataset.num_real]):
         src = _source_file(dataset.real, i)
-        names.append((label, src[1], src[0]) if src else (label, f"real_{i:05d}.png", None))
+        if src is None:
+            names.append((label, f"real_{i:05d}.png", None))
+        elif keep:
+            names.append((label, src[1], src[0]))
+        else:
+            stem = str(Path(src[1]).with_suffix(".png"))
+            name = stem if (label, stem) not in taken else src[1] + ".png"  # a.jpg beside a.png: a.jpg.png
+            names.append((label, name, None))
+        taken.add((label, names[-1][1]))
     clash = next(((k, n) for k, n, _ in names if Path(n).name.startswith(SYNTHETIC_PREFIX)), None)
     if clash:
         raise ConfigError(f"real file {clash[1]!r} of class {dataset.classes[clash[0]]!r} is named like a synthetic "
@@ -162,7 +179,8 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, link
             done += 1
             if on_item:
                 on_item(done, total)
-        record = dict(info or {}, plan=dataset.plan, seed=dataset.seed, linked=link)
+        record = dict(info or {}, plan=dataset.plan, seed=dataset.seed, real_files="linked" if link else
+                      ("copied" if keep else "converted"))
         (tmp / MARKER).write_text(json.dumps(record, indent=2) + "\n")
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700
         replace_folder(tmp, out)  # the earlier output is renamed aside, this one in, then the old one deleted

@@ -93,3 +93,44 @@ def test_replace_folder_onto_nothing_empty_and_full(tmp_path):
         replace_folder(new, out)
         assert os.listdir(out) == ["new.txt"] and not new.exists()
     assert sorted(os.listdir(tmp_path)) == ["empty", "full", "none"]
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    """Real files of three sizes and modes: 28×28 L, 40×40 RGB, 50×50 16-bit, and a JPEG."""
+    import numpy as np
+    from PIL import Image
+
+    root = tmp_path / "mixed"
+    for k, name in enumerate(CLASSES):
+        (root / name).mkdir(parents=True)
+        Image.new("L", (28, 28), 30 * k).save(root / name / "gray.png")
+        Image.new("RGB", (40, 40), (200, 10 * k, 0)).save(root / name / "color.png")
+        Image.fromarray(np.full((50, 50), 20000 + k, np.uint16)).save(root / name / "deep.png")
+        Image.new("RGB", (33, 21), (0, 0, 90)).save(root / name / "photo.jpg")
+    return root
+
+
+def test_augment_writes_one_size_and_mode_unless_asked_to_keep_the_files(mixed_folder, tmp_path):
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from cgan_augment import save_generator
+    from cgan_augment.cli.main import main
+
+    g = build_generator("mlp", 3, 16, 1, z_dim=8, width=8)
+    g.classes = CLASSES
+    save_generator(g, tmp_path / "model.safetensors", {})
+    run = lambda *a: CliRunner().invoke(main, ["augment", str(mixed_folder), "--model", str(tmp_path / "model.safetensors"), *map(str, a)])  # noqa: E731
+    result = run("--out", tmp_path / "uniform", "--target", "a=6")
+    assert result.exit_code == 0, result.output
+    files = sorted((tmp_path / "uniform").rglob("*.png"))
+    looks = {(Image.open(p).size, Image.open(p).mode) for p in files}
+    assert looks == {((16, 16), "L")}, looks  # real and generated alike: the model's size and channels
+    assert sorted(p.name for p in (tmp_path / "uniform" / "a").iterdir()) == [
+        "color.png", "deep.png", "gray.png", "photo.png", "synthetic_00000.png", "synthetic_00001.png"]
+    assert json.loads((tmp_path / "uniform" / MARKER).read_text())["real_files"] == "converted"
+    kept = run("--out", tmp_path / "kept", "--target", "a=6", "--keep-real-files")
+    assert kept.exit_code == 0, kept.output
+    assert (tmp_path / "kept" / "b" / "photo.jpg").read_bytes() == (mixed_folder / "b" / "photo.jpg").read_bytes()
+    assert Image.open(tmp_path / "kept" / "a" / "color.png").size == (40, 40)
