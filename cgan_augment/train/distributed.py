@@ -43,6 +43,14 @@ class _Dist:
         if self.world > 1:
             dist.barrier()
 
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """Whether ``flag`` holds on any rank (a barrier too)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor(float(flag), device=device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t > 0)
+
     def reduce_stats(self, values: torch.Tensor) -> torch.Tensor:
         """Sum of ``values`` (a 1-d float tensor on this rank's device) over all ranks; one
         collective, one copy to the CPU."""

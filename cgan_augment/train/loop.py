@@ -17,7 +17,8 @@ from torch.utils.data import DataLoader
 from ..checkpoint import load_checkpoint
 from ..data import class_counts, fingerprint
 from ..diffaugment import diff_augment
-from ..errors import CGANAugmentError, ConfigError, OutputDirError, TrainingDiverged, TrainingInterrupted
+from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
+                      TrainingInterrupted)
 from ..files import make_dir
 from ..losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
 from ..models import Generator, build_discriminator, build_generator
@@ -110,11 +111,17 @@ def train_generator(
             step where losses are read back a checkpoint is written and
             :class:`~cgan_augment.TrainingInterrupted` is raised on every process.
 
+    At every sample grid of a run that writes files, the samples are checked for mode collapse
+    and for a stalled generator (:func:`~cgan_augment.diagnostics.training_warnings`); each kind of
+    problem is reported once per run as a :class:`~cgan_augment.TrainingWarning`, a
+    ``{"step", "warning"}`` line in ``log.jsonl`` and an entry of the model file's ``warnings``.
+
     Raises:
         OutputDirError: ``out`` is locked, not writable, or holds a model and neither ``resume``
             nor ``force`` was given. DeviceError: ``run.device`` is not available.
         ConfigError: the batch does not split over the processes.
         TrainingDiverged: non-finite losses. TrainingInterrupted: ``should_stop`` said so.
+        TrainingCollapsed: ``run.strict`` and a collapse or stall warning.
     """
     if config.family == "deform":  # not adversarial: registration, then a Gaussian over the warps
         from ..deform import DeformConfig, fit_deform
@@ -295,13 +302,14 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
     data_meta = dict(data_info, num_train=len(dataset),
                      train_fingerprint=fingerprint(indices) if indices is not None else None)
     meta = {"arch": arch, "classes": list(dataset.classes), "class_counts": class_counts(dataset),
-            "train_config": asdict(config), "data": data_meta}
+            "train_config": asdict(config), "data": data_meta, "warnings": []}
 
     start = 0
     if resume and out is not None:  # every rank reads the checkpoint: weights and optimiser states alike
         saved = load_checkpoint(out / "checkpoint.safetensors", nets.modules, nets.optimizers)
         _check_resumable(out, saved, meta, config)
         start = int(saved["step"])
+        meta["warnings"] = list(saved.get("warnings", []))
         for module in nets.modules.values():
             module.to(device)
     _distribute(nets, device, world)
@@ -326,7 +334,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                            (group.rank, world), run.precision)
             bad |= ~torch.isfinite(losses).all()  # on the device: no synchronisation here
             writes = step % run.sample_every == 0 or step % run.checkpoint_every == 0 or step == config.steps
-            stop = False
+            stop = collapsed = False
             if writes or step % run.log_every == 0:
                 # The one read-back of the window: losses (mean over ranks), divergence and stop flags (any rank).
                 flags = torch.stack([bad.float(), torch.tensor(float(stop_asked), device=device)])
@@ -343,8 +351,8 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                     maintenance.after_step(step, stats)
                 if step % run.checkpoint_every == 0 or step == config.steps:
                     group.check_same(nets.modules)
-                if writes:
-                    group.barrier()  # rank 0 has written; nobody runs ahead of a checkpoint
+                if writes:  # rank 0 has written (nobody runs ahead of a checkpoint) and says whether it saw collapse
+                    collapsed = group.any(bool(run.strict and maintenance and maintenance.alarm), device)
                 stop = bool(summed[5] > 0)
             elif on_step:
                 on_step(step, config.steps, stats)
@@ -358,6 +366,13 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                     maintenance.checkpoint(step)
                 group.barrier()
                 raise TrainingInterrupted(step, out)
+            if collapsed:
+                if maintenance:
+                    maintenance.checkpoint(step)
+                group.barrier()
+                what = (maintenance.alarm[0].rstrip(".") if maintenance else "a collapse or stall warning of rank 0") + \
+                    f"; the files of this step are kept in {out}."
+                raise TrainingCollapsed(f"training stopped (strict=True) at {what}", cli_message=f"training stopped (--strict) at {what}")
         if start >= config.steps and maintenance:  # resumed a finished run: refresh its files
             maintenance.grid(step)
             maintenance.checkpoint(step)
