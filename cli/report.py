@@ -143,8 +143,10 @@ def demo(out, quick, seeds, device, resume, force):
     from cgan_augment.pipeline import demo_settings
 
     spec, fit, _, config = demo_settings(quick, seeds)
+    generator = ("deform (learned warps of each class's own images)" if fit.family == "deform"
+                 else f"{fit.family} width {fit.width}, {fit.steps} steps")
     click.echo(f"demo{' (quick: a smoke test, not a measurement)' if quick else ''}: {spec.source}, imbalance "
-               f"{spec.imbalance:g}, test split {spec.test_split}; generator {fit.family}; classifier {config.classifier}, "
+               f"{spec.imbalance:g}, test split {spec.test_split}; generator {generator}; classifier {config.classifier}, "
                f"{config.steps} steps; {len(config.seeds)} (seed, long-tail draw) pairs")
     out = Path(out or default_of(run_demo, "out"))
     with _Progress() as progress, StopOnSignal(armed=lambda: (progress.stage or "").startswith("fit")) as stop:

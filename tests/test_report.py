@@ -70,7 +70,7 @@ def test_every_arm_runs_and_reports_sklearn_metrics(full_report, split):
 def test_gains_verdict_and_quality(full_report):
     result, _, _ = full_report
     gains = result["gains"]
-    assert gains["best_baseline"] in ("class-weights", "oversample", "smote", "classic-aug")
+    assert gains["best_baseline"] in ("class-weights", "oversample", "smote", "classic-aug", "strong-aug")
     g = gains["synthetic"]["vs_real"]
     per_seed = [result["arms"]["synthetic"]["runs"][s]["balanced_accuracy"] - result["arms"]["real"]["runs"][s]["balanced_accuracy"]
                 for s in ("0", "1")]
