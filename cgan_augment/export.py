@@ -213,7 +213,7 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
         ConfigError: ``n`` below 1, an unknown class, ``out`` naming another picture format.
         OutputDirError: ``out`` exists (see above) or cannot be written.
     """
-    from .files import MANIFEST, check_output_folder, write_manifest
+    from .files import check_output_folder, write_manifest
     from .images import GRID_SUFFIXES, grid_mark
 
     if n < 1:

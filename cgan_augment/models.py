@@ -32,7 +32,7 @@ from .transforms import warp_by_params
 
 __all__ = ["Generator", "build_generator", "build_discriminator", "FAMILIES"]
 
-FAMILIES = ("mlp", "dcgan", "deform")
+from .choices import FAMILIES  # noqa: E402  (defined without torch, for the settings)
 
 
 def _upsampling_plan(image_size: int) -> tuple[int, int]:

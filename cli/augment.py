@@ -6,26 +6,26 @@ import sys
 
 import click
 
-from cgan_augment import SyntheticDataset
-
 from .options import config_option, data_options, data_spec, default_of, given, user_errors
+
+_SYNTHETIC = "cgan_augment.synthetic:SyntheticDataset"  # read from source: importing it would load torch
 
 
 @click.command()
 @data_options
 @click.option("--model", required=True, type=click.Path(dir_okay=False), help="The generator: a model.safetensors from `cgan-augment fit`.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create (ImageFolder layout).")
-@config_option(SyntheticDataset, "--target",
+@config_option(_SYNTHETIC, "--target",
                "How many images each class gets, in imbalanced-learn's sampling_strategy forms: balance or all "
                "(every class up to the largest; auto and 'not majority' give the same), minority, 'not minority', "
                "a ratio R in (0, 1] (every class up to floor(R × the largest)), or NAME=TOTAL,NAME=TOTAL.")
-@config_option(SyntheticDataset, "--seed", "Seed of the generated images.", type=int)
+@config_option(_SYNTHETIC, "--seed", "Seed of the generated images.", type=int)
 @click.option("--keep-real-files", is_flag=True,
               help="Copy the real image files as they are (their own sizes and modes) instead of writing them like the model's data.")
 @click.option("--link", is_flag=True, help="Hard-link the real image files (implies --keep-real-files; symlink across file systems).")
 @click.option("--resize", is_flag=True, help="Resize generated images when the generator's size or channels differ from the data's.")
-@config_option(SyntheticDataset, "--batch-size", "Images per generator forward pass.", type=int)
-@config_option(SyntheticDataset, "--device", "auto, cpu, cuda, cuda:N or mps.")
+@config_option(_SYNTHETIC, "--batch-size", "Images per generator forward pass.", type=int)
+@config_option(_SYNTHETIC, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace OUT if it holds an earlier augment output.")
 @user_errors
 def augment(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, model, out, target, seed, keep_real_files,
@@ -45,13 +45,13 @@ def augment(data, image_size, channels, imbalance, test_split, data_seed, skip_b
       cgan-augment augment builtin:digits --imbalance 20 --model runs/digits/model.safetensors --out digits_bal/ --target 0.5
       cgan-augment augment data/ --model runs/data/model.safetensors --out data_bal/ --target melanoma=400,nevus=900
     """
-    from cgan_augment import format_plan, load_data, load_generator, resolve_device
-    from cgan_augment.export import check_out_folder, write_image_folder
     from cgan_augment.plan import parse_target
 
-    wanted = parse_target(target) if target is not None else default_of(SyntheticDataset, "target")
+    wanted = parse_target(target) if target is not None else default_of(_SYNTHETIC, "target")
+    from cgan_augment import SyntheticDataset, format_plan, load_data, load_generator, resolve_device  # torch loads here
+    from cgan_augment.export import check_out_folder, write_image_folder
     check_out_folder(out, force=force)
-    dev = resolve_device(device or default_of(SyntheticDataset, "device"))
+    dev = resolve_device(device or default_of(_SYNTHETIC, "device"))
     generator = load_generator(model, device=dev)
     spec = data_spec(data, image_size or generator.image_size, channels or str(generator.channels),
                      imbalance, test_split, data_seed, skip_bad)

@@ -15,11 +15,11 @@ from pathlib import Path
 import click
 
 from cgan_augment import ConfigError, RunSettings, TrainConfig, __version__
-from cgan_augment.export import write_samples
 
 from .options import StopOnSignal, config_option, data_options, data_spec, given, split_fit_options, user_errors
 
 fit_option = functools.partial(config_option, (TrainConfig, RunSettings))
+_WRITE_SAMPLES = "cgan_augment.export:write_samples"  # read from source: importing it would load torch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -104,12 +104,12 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
     import io
     import os
 
-    from cgan_augment import class_counts, load_data, train_generator
-
     first = os.environ.get("RANK", "0") == "0"  # other torchrun ranks train silently
     echo = click.echo if first else _silent
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
     config, run = split_fit_options(fit_options)
+    from cgan_augment import class_counts, load_data, train_generator  # torch loads here, after the flags are checked
+
     loaded = load_data(spec)
     train = loaded.train
     out = Path(out) if out else _default_out(data)
@@ -150,11 +150,11 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--class", "classes", multiple=True, help="Class name (or index) to sample; repeat for several. [default: every class]")
-@config_option(write_samples, "--n", "Images per class.", type=int)
+@config_option(_WRITE_SAMPLES, "--n", "Images per class.", type=click.IntRange(min=1))
 @click.option("--out", type=click.Path(), required=True,
               help="A new folder for PNG files (OUT/<class>/NNNNN.png), or a .png/.jpg file for one grid.")
-@config_option(write_samples, "--seed", "Seed of the noise.", type=int)
-@config_option(write_samples, "--device", "auto, cpu, cuda, cuda:N or mps.")
+@config_option(_WRITE_SAMPLES, "--seed", "Seed of the noise.", type=int)
+@config_option(_WRITE_SAMPLES, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an earlier sample output at OUT (never anything else).")
 @user_errors
 def sample(model, classes, n, out, seed, device, force):
@@ -168,6 +168,8 @@ def sample(model, classes, n, out, seed, device, force):
       cgan-augment sample runs/digits/model.safetensors --class 7 --n 32 --out sevens/
       cgan-augment sample runs/digits/model.safetensors --n 8 --out grid.png
     """
+    from cgan_augment.export import write_samples
+
     paths = write_samples(model, out, classes=list(classes) or None, force=force, **given(n=n, seed=seed, device=device))
     click.echo(f"wrote {out}" if len(paths) == 1 and paths[0] == Path(out) else f"wrote {len(paths)} files under {out}")
 

@@ -57,10 +57,54 @@ def user_errors(fn):
 
 def default_of(owner, name: str):
     """The library's default of ``name``: a field of a config dataclass, or a parameter of a
-    function or of a class's ``__init__`` (defaults live there and nowhere else)."""
+    function or of a class's ``__init__`` (defaults live there and nowhere else). ``owner`` may be
+    ``"module:name"``: the default is then read from that module's source, which is not imported
+    (so that --help and argument errors answer without loading torch)."""
+    if isinstance(owner, str):
+        return _source_parameters(owner)[name]
     if dataclasses.is_dataclass(owner):
         return next(f.default for f in dataclasses.fields(owner) if f.name == name)
     return inspect.signature(owner.__init__ if isinstance(owner, type) else owner).parameters[name].default
+
+
+@functools.lru_cache(maxsize=None)
+def _source_parameters(target: str) -> dict:
+    """``{parameter: default}`` (``inspect.Parameter.empty`` where none) of the function, or the
+    class's ``__init__``, named by ``"module:name"``, read with ``ast`` from the module's source.
+    Defaults an option shows must be literals (numbers, strings, tuples, None)."""
+    import ast
+    import importlib.util
+    from pathlib import Path
+
+    module, name = target.split(":")
+    tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
+    node = next(n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == name)
+    if isinstance(node, ast.ClassDef):
+        node = next(n for n in node.body if isinstance(n, ast.FunctionDef) and n.name == "__init__")
+    args = node.args
+    positional = args.posonlyargs + args.args
+    found = {a.arg: inspect.Parameter.empty for a in positional + args.kwonlyargs}
+    def value(node):
+        try:
+            return ast.literal_eval(node)
+        except ValueError:
+            return _NOT_LITERAL  # e.g. ReportConfig(): never asked for by an option
+
+    for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+        found[a.arg] = value(d)
+    for a, d in zip(args.kwonlyargs, args.kw_defaults):
+        if d is not None:
+            found[a.arg] = value(d)
+    found.pop("self", None)
+    return found
+
+
+class _NotLiteral:
+    def __repr__(self):
+        return "<a default that is not a literal>"
+
+
+_NOT_LITERAL = _NotLiteral()
 
 
 def _shown(value) -> str:
@@ -69,7 +113,8 @@ def _shown(value) -> str:
 
 def config_option(owners, flag: str, help: str, field: str = "", dest: str = "", **kwargs):
     """A click option for ``field`` (default: the flag's name; the command receives it as ``dest``,
-    default ``field``) of the first of ``owners`` (config dataclasses, classes or functions) that has it. Unset it stays None, so the library's own
+    default ``field``) of the first of ``owners`` (config dataclasses, classes or functions, or
+    ``"module:name"`` for those of modules that load torch) that has it. Unset it stays None, so the library's own
     default applies (see :func:`given`); --help shows that default, and a field declared with a
     fixed set of values (``OneOf``) offers those as its choices."""
     field = field or flag.lstrip("-").replace("-", "_")
@@ -84,6 +129,8 @@ def config_option(owners, flag: str, help: str, field: str = "", dest: str = "",
 
 
 def _has(owner, name: str) -> bool:
+    if isinstance(owner, str):
+        return name in _source_parameters(owner)
     if dataclasses.is_dataclass(owner):
         return any(f.name == name for f in dataclasses.fields(owner))
     return name in inspect.signature(owner.__init__ if isinstance(owner, type) else owner).parameters

@@ -9,10 +9,12 @@ from pathlib import Path
 import click
 
 from cgan_augment import TrainConfig
-from cgan_augment.pipeline import report_from_spec, run_demo
 from cgan_augment.report import ReportConfig
 
 from .options import StopOnSignal, config_option, data_options, data_spec, default_of, given, user_errors
+
+# read from source: importing the pipeline would load torch
+_REPORT_FROM_SPEC, _RUN_DEMO = "cgan_augment.pipeline:report_from_spec", "cgan_augment.pipeline:run_demo"
 
 
 class _Progress:
@@ -68,7 +70,7 @@ def _print_result(result: dict, out: Path) -> None:
 @click.option("--test", "test_data", help="Separate test data (folder, .npz or builtin:NAME) instead of --test-split.")
 @click.option("--oracle", is_flag=True, help="With --imbalance: add the oracle arm, trained on the training split before the long tail.")
 @config_option(ReportConfig, "--classifier", "Downstream classifier.")
-@click.option("--seeds", type=int, help=f"Number of seeds (0..N-1). [default: {len(default_of(ReportConfig, 'seeds'))}]")
+@click.option("--seeds", type=click.IntRange(min=1), help=f"Number of seeds (0..N-1). [default: {len(default_of(ReportConfig, 'seeds'))}]")
 @config_option(ReportConfig, "--steps", "Classifier optimiser steps per arm and seed.", type=int)
 @config_option(ReportConfig, "--batch-size", "Classifier batch size.", type=int)
 @click.option("--arms", help=f"Comma-separated arms to run. [default: {','.join(default_of(ReportConfig, 'arms'))}]")
@@ -77,7 +79,7 @@ def _print_result(result: dict, out: Path) -> None:
 @config_option(ReportConfig, "--flips/--no-flips", "Flip images horizontally in the augmented arms (only if the data allows it; digits do not).",
                field="flips", default=None)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Report folder.")
-@config_option(report_from_spec, "--device", "auto, cpu, cuda, cuda:N or mps.")
+@config_option(_REPORT_FROM_SPEC, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Reuse finished runs (and a generator fitted with --fit) in OUT made with the same settings.")
 @click.option("--force", is_flag=True, help="Redo an earlier report in OUT (and replace its --fit generator); a folder no report wrote is never touched.")
 @user_errors
@@ -103,8 +105,6 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
     if (fit_steps or fit_width) and not fit_here:
         raise ConfigError("--fit-steps and --fit-width only apply with --fit.")
-    if seeds is not None and seeds < 1:
-        raise ConfigError(f"--seeds should be a positive number of seeds. Got {seeds}.")
     config = ReportConfig(**given(classifier=classifier, steps=steps, batch_size=batch_size, alpha=alpha, flips=flips,
                                   synthetic_below=synthetic_below or None,
                                   seeds=tuple(range(seeds)) if seeds else None,
@@ -113,6 +113,8 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
         config = dataclasses.replace(config, synthetic_below=None)
     fit = TrainConfig(**given(steps=fit_steps, width=fit_width)) if fit_here else None
     out = Path(out)
+    from cgan_augment.pipeline import report_from_spec  # torch loads here, after the flags are checked
+
     with _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
         result = report_from_spec(spec, out, model=model, fit=fit, test=test_data, config=config, oracle=oracle,
                                   on_progress=progress, resume=resume, force=force, should_stop=stop, **given(device=device))
@@ -120,10 +122,10 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
 
 
 @click.command()
-@config_option(run_demo, "--out", "Output folder.", type=click.Path(file_okay=False))
+@config_option(_RUN_DEMO, "--out", "Output folder.", type=click.Path(file_okay=False))
 @click.option("--quick", is_flag=True, help="A smoke test: 2 pairs, 150 classifier steps (the verdict says so).")
-@click.option("--seeds", type=int, help="Number of (seed, long-tail draw) pairs. [default: 3, with --quick 2]")
-@config_option(run_demo, "--device", "auto, cpu, cuda, cuda:N or mps.")
+@click.option("--seeds", type=click.IntRange(min=1), help="Number of (seed, long-tail draw) pairs. [default: 3, with --quick 2]")
+@config_option(_RUN_DEMO, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Reuse the finished runs and generators of an earlier demo in OUT (same settings only).")
 @click.option("--force", is_flag=True, help="Redo an earlier demo in OUT; a folder no demo wrote is never touched.")
 @user_errors
@@ -140,7 +142,7 @@ def demo(out, quick, seeds, device, resume, force):
       cgan-augment demo --quick
       cgan-augment demo --seeds 5 --resume      # two more pairs; the first three are reused
     """
-    from cgan_augment.pipeline import demo_settings
+    from cgan_augment.pipeline import demo_settings, run_demo
 
     spec, fit, _, config = demo_settings(quick, seeds)
     generator = ("deform (learned warps of each class's own images)" if fit.family == "deform"
@@ -148,7 +150,7 @@ def demo(out, quick, seeds, device, resume, force):
     click.echo(f"demo{' (quick: a smoke test, not a measurement)' if quick else ''}: {spec.source}, imbalance "
                f"{spec.imbalance:g}, test split {spec.test_split}; generator {generator}; classifier {config.classifier}, "
                f"{config.steps} steps; {len(config.seeds)} (seed, long-tail draw) pairs")
-    out = Path(out or default_of(run_demo, "out"))
+    out = Path(out or default_of(_RUN_DEMO, "out"))
     with _Progress() as progress, StopOnSignal(armed=lambda: (progress.stage or "").startswith("fit")) as stop:
         result = run_demo(out, quick=quick, seeds=seeds, on_progress=progress, resume=resume, force=force,
                           should_stop=stop, **given(device=device))

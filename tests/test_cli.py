@@ -139,3 +139,40 @@ def test_sample_grid_file_is_refused_unless_it_is_our_own_and_forced(tmp_path, t
 def test_refused_fit_leaves_no_empty_folder(tmp_path):
     one_line_error(run("fit", "builtin:digits", "--image-size", 7, "--out", tmp_path / "o", "--steps", 1), "image_size 7")
     assert not (tmp_path / "o").exists()
+
+
+# ----------------------------------------------------------------------------- a light start
+
+
+def test_help_and_argument_errors_do_not_import_torch():
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom cgan_augment.cli.main import main\n"
+             "for args in ([\"--help\"], [\"fit\", \"--help\"], [\"report\", \"--help\"], [\"demo\", \"--help\"], "
+             "[\"augment\", \"--help\"], [\"sample\", \"--help\"], [\"fit\", \"builtin:digits\", \"--steps\", \"0\"]):\n"
+             "    try:\n        main(args=args, prog_name='cgan-augment')\n    except SystemExit:\n        pass\n"
+             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'torchvision', 'numpy', 'PIL', 'sklearn'}))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]", out[-500:]
+    assert "error: steps should be a positive integer. Got 0." in subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True).stderr
+
+
+def test_defaults_read_from_source_match_the_signatures():
+    import inspect
+
+    from cgan_augment.cli.options import _source_parameters
+    from cgan_augment.export import write_samples
+    from cgan_augment.pipeline import report_from_spec, run_demo
+    from cgan_augment.synthetic import SyntheticDataset
+
+    for target, obj in (("cgan_augment.export:write_samples", write_samples), ("cgan_augment.pipeline:run_demo", run_demo),
+                        ("cgan_augment.pipeline:report_from_spec", report_from_spec),
+                        ("cgan_augment.synthetic:SyntheticDataset", SyntheticDataset.__init__)):
+        real = {k: p.default for k, p in inspect.signature(obj).parameters.items() if k != "self"}
+        read = _source_parameters(target)
+        assert read.keys() == real.keys(), target
+        for k, v in read.items():
+            if type(v).__name__ != "_NotLiteral":
+                assert v == real[k], (target, k)

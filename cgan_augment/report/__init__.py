@@ -34,10 +34,20 @@ arm's data and batches), ``classifiers`` (build, train, predict, metrics), ``gai
 verdict), ``outputs`` (report.json, report.md, figures), ``run`` (:func:`run_report`, run cache).
 """
 
-from .classifiers import build_classifier
 from .config import ARMS, BASELINE_ARMS, CLASSIFIERS, METRICS, SYNTHETIC_ARMS, Progress, ReportConfig
-from .outputs import format_table
-from .run import run_report
+
+_EXPORTS = {"build_classifier": "classifiers", "format_table": "outputs", "run_report": "run"}
 
 __all__ = ["ReportConfig", "run_report", "format_table", "build_classifier", "ARMS", "BASELINE_ARMS", "SYNTHETIC_ARMS",
            "CLASSIFIERS", "METRICS", "Progress"]
+
+
+def __getattr__(name: str):
+    """Names of the heavy modules are imported on first use (PEP 562): the settings stay light."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

@@ -23,6 +23,18 @@ Modules, in import order: ``config`` (:class:`TrainConfig`, :class:`RunSettings`
 """
 
 from .config import RunSettings, TrainConfig
-from .loop import train_generator
+
+_EXPORTS = {"train_generator": "loop"}
 
 __all__ = ["TrainConfig", "RunSettings", "train_generator"]
+
+
+def __getattr__(name: str):
+    """Names of the heavy modules are imported on first use (PEP 562): the settings stay light."""
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    globals()[name] = value
+    return value

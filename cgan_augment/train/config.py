@@ -7,9 +7,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from ..constraints import BOOL, Check, CheckedConfig, Interval, OneOf
-from ..diffaugment import POLICIES
-from ..losses import LOSSES
-from ..models import FAMILIES
+from ..choices import FAMILIES, LOSSES, POLICIES
 
 __all__ = ["TrainConfig", "RunSettings"]
 
