@@ -72,6 +72,21 @@ class Generator(nn.Module):
         raise ConfigError(f"unknown class {label!r}; this generator knows {self.classes}.")
 
     @torch.no_grad()
+    def decode(self, z: torch.Tensor, y: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """Images for chosen noise: ``z`` (N×z_dim) and labels ``y`` (N,), both on the generator's
+        device; returns float N×C×H×W in [0, 1], made in eval mode. Latent walks go through here.
+
+        The hook for families with other inputs: they hold those fixed, chosen by ``seed``, so that
+        only ``z`` moves (an exemplar-conditioned family uses one exemplar per class for all of it).
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            return self(z, y).clamp_(0, 1)
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
     def sample(self, labels: Union[Sequence, torch.Tensor, dict], seed: Optional[int] = None,
                batch_size: int = 1024, device: Union[str, torch.device, None] = None) -> torch.Tensor:
         """Generate images for ``labels`` (class indices or names) or ``{class: count}``.

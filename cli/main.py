@@ -8,7 +8,6 @@ non-zero exit, never a traceback.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -16,6 +15,7 @@ import click
 from cgan_augment import __version__
 
 from .options import data_options, data_spec, given, train_option, user_errors
+from .progress import Progress
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -29,6 +29,7 @@ def main():
       cgan-augment fit data/ --out runs/mydata        # train a generator
       cgan-augment report data/ --test holdout/ --model runs/mydata/model.safetensors --out rep/
       cgan-augment sample runs/mydata/model.safetensors --class cat --n 16 --out cats/
+      cgan-augment sample runs/mydata/model.safetensors --walk --out walk.png
       cgan-augment info runs/mydata/model.safetensors
 
     DATA is a folder with one sub-folder of images per class (torchvision's ImageFolder layout),
@@ -93,13 +94,9 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
     click.echo("  per class: " + ", ".join(f"{c}={n}" for c, n in zip(train.classes, counts)))
     if loaded.skipped:
         click.echo("  skipped: " + ", ".join(f"{n} {kind}" for kind, n in sorted(loaded.skipped.items())))
-    with click.progressbar(length=config.steps, label="fit", show_pos=True, file=sys.stderr,
-                           item_show_func=lambda s: s) as bar:
+    with Progress() as progress:
         def on_step(step, total, stats):
-            if bar.pos == 0 and step > 1:
-                bar.update(step - 1)
-            bar.current_item = (f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s")
-            bar.update(1)
+            progress("fit", step, total, f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s")
 
         train_generator(train, config, out, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
                         resume=resume, force=force, device=device, on_step=on_step)
@@ -109,21 +106,35 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--class", "classes", multiple=True, help="Class name (or index) to sample; repeat for several. [default: every class]")
-@click.option("--n", type=int, default=16, show_default=True, help="Images per class.")
+@click.option("--n", type=int, default=16, show_default=True, help="Images per class (with --walk: images along each walk).")
 @click.option("--out", type=click.Path(), required=True, help="Folder for PNG files (OUT/<class>/NNNNN.png), or a .png file for one grid.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@click.option("--walk", is_flag=True, help="Write a latent walk to OUT (a .png): per class, images along a path between two noise vectors.")
+@click.option("--walk-grid", "grid_class", help="With --walk: also a 2-D n×n walk of this class, beside OUT as <stem>_<class>_grid.png.")
+@click.option("--interpolation", type=click.Choice(["slerp", "linear"]), default="slerp", show_default=True,
+              help="With --walk: spherical (stays where Gaussian noise lives) or linear interpolation.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @user_errors
-def sample(model, classes, n, out, seed, device):
+def sample(model, classes, n, out, seed, walk, grid_class, interpolation, device):
     """Generate images of some classes from MODEL (a model.safetensors).
 
     \b
     Examples:
       cgan-augment sample runs/digits/model.safetensors --class 7 --n 32 --out sevens/
       cgan-augment sample runs/digits/model.safetensors --n 8 --out grid.png
+      cgan-augment sample runs/digits/model.safetensors --walk --n 10 --out walk.png --walk-grid 7
     """
+    from cgan_augment.errors import ConfigError
     from cgan_augment.images import write_samples
+    from cgan_augment.walks import write_walk
 
+    if walk:
+        paths = write_walk(model, out, classes=list(classes) or None, n=n, grid_class=grid_class, seed=seed,
+                           mode=interpolation, device=device)
+        click.echo("wrote " + ", ".join(map(str, paths)))
+        return
+    if grid_class is not None:
+        raise ConfigError("--walk-grid only applies with --walk.")
     paths = write_samples(model, out, classes=list(classes) or None, n=n, seed=seed, device=device)
     click.echo(f"wrote {len(paths)} file(s) under {out}")
 

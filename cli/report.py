@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -10,40 +9,13 @@ import click
 from cgan_augment.report import ARMS, CLASSIFIERS, ReportConfig
 
 from .options import data_options, data_spec, default_of, given, user_errors
+from .progress import Progress
 
 
 def _report_option(flag: str, help: str, field: str = "", **kwargs):
     """An option whose --help shows the ReportConfig default."""
     field = field or flag.lstrip("-").replace("-", "_")
     return click.option(flag, field, help=f"{help} [default: {default_of(ReportConfig, field)}]", **kwargs)
-
-
-class _Progress:
-    """One click progress bar per stage (``fit``, then ``classifiers``), on stderr."""
-
-    def __init__(self):
-        self.bar, self.stage = None, None
-
-    def __call__(self, stage: str, done: int, total: int, detail: str):
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            self.bar = click.progressbar(length=total, label=stage, show_pos=True, file=sys.stderr,
-                                         item_show_func=lambda s: s)
-            self.bar.__enter__()
-        self.bar.current_item = detail
-        self.bar.update(done - self.bar.pos)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _print_result(result: dict, out: Path) -> None:
@@ -110,7 +82,7 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
                                   arms=tuple(a.strip() for a in arms.split(",") if a.strip()) if arms else None))
     fit = TrainConfig(**given(steps=fit_steps, width=fit_width)) if fit_here else None
     out = Path(out)
-    with _Progress() as progress:
+    with Progress() as progress:
         result = make_report(spec, out, model=model, fit=fit, test=test_data, config=config, oracle=oracle,
                              device=device, on_progress=progress, resume=resume, force=force)
     _print_result(result, out)
@@ -136,7 +108,7 @@ def demo(out, device):
                f"{fit.family} width {fit.width}, {fit.steps} steps; classifier {config.classifier}, {config.steps} steps, "
                f"{len(config.seeds)} seeds")
     out = Path(out)
-    with _Progress() as progress:
+    with Progress() as progress:
         result = run_demo(out, device=device, on_progress=progress)
     _print_result(result, out)
     click.echo(f"generator: {out / 'generator' / 'model.safetensors'} (samples in {out / 'generator' / 'samples.png'})")

@@ -1,0 +1,116 @@
+"""Latent walks: the interpolation, a walk and a 2-D grid for every family, the Generator.decode
+hook, and `cgan-augment sample --walk`."""
+
+import math
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import make_image_folder
+from PIL import Image
+
+from cgan_augment import ConfigError, DataSpec, TrainConfig, load_data, train_generator
+from cgan_augment.cli.main import main
+from cgan_augment.models import FAMILIES, ConvGenerator, build_generator
+from cgan_augment.walks import interpolate, latent_grid, latent_walk, write_walk
+
+
+def test_slerp_keeps_the_norm_and_turns_by_equal_angles():
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(2, 64, generator=g)
+    z1 = z1 * z0.norm() / z1.norm()  # same norm: slerp stays on the sphere
+    path = interpolate(z0, z1, torch.linspace(0, 1, 9))
+    assert torch.allclose(path[0], z0, atol=1e-5) and torch.allclose(path[-1], z1, atol=1e-5)
+    assert torch.allclose(path.norm(dim=1), z0.norm().expand(9), rtol=1e-5)
+    unit = path / path.norm(dim=1, keepdim=True)
+    angles = torch.arccos((unit[:-1] * unit[1:]).sum(1).clamp(-1, 1))
+    assert torch.allclose(angles, angles.mean().expand(8), rtol=1e-3)
+    # the chord dips inside the sphere, where Gaussian noise of this size almost never lies
+    mid = interpolate(z0, z1, torch.tensor([0.5]), "linear")[0]
+    assert mid.norm() < 0.8 * z0.norm()
+    assert torch.allclose(mid, (z0 + z1) / 2)
+    with pytest.raises(ConfigError, match="cubic"):
+        interpolate(z0, z1, torch.tensor([0.5]), "cubic")
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_walk_and_grid_for_every_family(family):
+    torch.manual_seed(0)
+    g = build_generator(family, num_classes=3, image_size=16, channels=1, z_dim=8, width=8)
+    g.classes = ["a", "b", "c"]
+    rows = latent_walk(g, n=5, seed=3)
+    assert rows.shape == (15, 1, 16, 16) and 0 <= rows.min() and rows.max() <= 1
+    walk = rows.view(3, 5, -1)
+    assert all(not torch.allclose(walk[k, 0], walk[k, -1]) for k in range(3))  # the images move along the walk
+    assert not torch.allclose(walk[0], walk[1])  # and differ by class
+    assert torch.equal(rows, latent_walk(g, n=5, seed=3))
+    assert not torch.equal(rows, latent_walk(g, n=5, seed=4))
+    only_b = latent_walk(g, ["b"], n=5, seed=3)
+    assert torch.allclose(only_b, rows[5:10], atol=1e-6)
+    sheet = latent_grid(g, "c", n=4, seed=3)
+    assert sheet.shape == (16, 1, 16, 16)
+    cells = sheet.view(4, 4, -1)
+    assert not torch.allclose(cells[0, 0], cells[3, 3]) and not torch.allclose(cells[0, 0], cells[0, 3])
+    assert g.training  # decode restored the mode it found
+
+
+def test_walk_goes_through_the_decode_hook():
+    """A family with other inputs (an exemplar) plugs in by overriding Generator.decode."""
+
+    class HeldFixed(ConvGenerator):
+        calls = []
+
+        def decode(self, z, y, seed=0):
+            self.calls.append((z.clone(), y.clone(), seed))
+            return super().decode(z, y, seed)
+
+    g = HeldFixed(num_classes=2, image_size=16, channels=1, z_dim=8, width=8)
+    latent_walk(g, n=4, seed=7)
+    z, y, seed = HeldFixed.calls[-1]
+    assert seed == 7 and y.tolist() == [0] * 4 + [1] * 4
+    assert torch.equal(z[:4], z[4:])  # every class walks between the same noise vectors
+    latent_grid(g, 1, n=3, seed=7)
+    assert HeldFixed.calls[-1][1].tolist() == [1] * 9
+
+
+def test_bad_walk_settings_name_the_value():
+    g = build_generator("mlp", 2, 16, 1, z_dim=8, width=8)
+    with pytest.raises(ConfigError, match="at least 2"):
+        latent_walk(g, n=1)
+    with pytest.raises(ConfigError, match="unknown class 'z'"):
+        latent_grid(g, "z")
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory):
+    root = tmp_path_factory.mktemp("walkdata")
+    data = load_data(DataSpec(str(make_image_folder(root / "data")), image_size=16)).train
+    train_generator(data, TrainConfig(steps=2, width=8, z_dim=8, batch_size=16), root / "run", device="cpu")
+    return root / "run" / "model.safetensors"
+
+
+def test_sample_walk_cli_writes_rows_and_a_grid(model_file, tmp_path):
+    run = lambda *a: CliRunner().invoke(main, [str(x) for x in a])  # noqa: E731
+    result = run("sample", model_file, "--walk", "--n", 6, "--out", tmp_path / "w" / "walk.png", "--walk-grid", "b")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "w" / "walk.png") as im:
+        assert im.size == (6 * 17 + 1, 3 * 17 + 1)  # a row per class, 16 px cells with 1 px padding
+    with Image.open(tmp_path / "w" / "walk_b_grid.png") as im:
+        assert im.size == (6 * 17 + 1, 6 * 17 + 1)
+    linear = run("sample", model_file, "--walk", "--class", "a", "--n", 3, "--interpolation", "linear", "--out", tmp_path / "a.png")
+    assert linear.exit_code == 0, linear.output
+    with Image.open(tmp_path / "a.png") as im:
+        assert im.size == (3 * 17 + 1, 17 + 1)
+    for args, words in (((tmp_path / "walk_dir",), ".png"), ((tmp_path / "x.png", "--walk-grid", "zebra"), "zebra")):
+        bad = run("sample", model_file, "--walk", "--out", *args)
+        assert bad.exit_code == 1 and bad.output.strip().splitlines()[-1].startswith("error: ") and words in bad.output
+    no_walk = run("sample", model_file, "--walk-grid", "a", "--out", tmp_path / "y.png")
+    assert no_walk.exit_code == 1 and "--walk-grid only applies with --walk" in no_walk.output
+
+
+def test_write_walk_takes_a_generator_in_memory(tmp_path):
+    g = build_generator("dcgan", 2, 16, 3, z_dim=8, width=8)
+    paths = write_walk(g, tmp_path / "rgb.png", n=4)
+    with Image.open(paths[0]) as im:
+        assert im.mode == "RGB" and im.size == (4 * 17 + 1, 2 * 17 + 1)
+    assert not math.isnan(float(latent_walk(g, n=2).mean()))
