@@ -28,7 +28,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from cgan_augment import DataSpec, TrainConfig
-from cgan_augment.report import ARMS, ReportConfig, format_table, make_report
+from cgan_augment.pipeline import make_report
+from cgan_augment.report import ARMS, ReportConfig, format_table
 
 
 def cases(datasets: list[str], irs: list[float]) -> list[tuple[str, DataSpec]]:

@@ -1,15 +1,17 @@
 """cgan-augment: rebalance imbalanced image classification datasets with a class-conditional GAN."""
 
-__version__ = "0.1.0"
-
+from ._version import __version__
 from .checkpoint import load_generator, read_metadata, save_generator
 from .data import ArrayImages, DataSpec, ImageFolderImages, LabeledSubset, LoadedData, class_counts, load_data
-from .errors import (CGANAugmentError, ConfigError, DataError, ModelFileError, OutputDirError,
-                     TrainingDiverged)
+from .devices import resolve_device
+from .errors import (CGANAugmentError, ConfigError, DataError, DeviceError, ModelFileError, OutputDirError,
+                     TrainingDiverged, TrainingInterrupted)
 from .models import Generator
-from .report import ReportConfig, check_model_split, make_report, run_demo, run_report
-from .synthetic import SyntheticDataset, format_plan, synthetic_plan
-from .train import TrainConfig, TrainingInterrupted, resolve_device, train_generator
+from .pipeline import check_model_split, make_report, run_demo
+from .report import ReportConfig, run_report
+from .plan import format_plan, synthetic_plan
+from .synthetic import SyntheticDataset
+from .train import TrainConfig, train_generator
 
 __all__ = [
     "__version__",
@@ -18,5 +20,5 @@ __all__ = [
     "Generator", "load_generator", "save_generator", "read_metadata",
     "SyntheticDataset", "synthetic_plan", "format_plan",
     "ReportConfig", "run_report", "make_report", "run_demo", "check_model_split",
-    "CGANAugmentError", "DataError", "ModelFileError", "ConfigError", "OutputDirError", "TrainingDiverged",
+    "CGANAugmentError", "DataError", "ModelFileError", "ConfigError", "DeviceError", "OutputDirError", "TrainingDiverged",
 ]

@@ -20,6 +20,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from .devices import DeviceLike, resolve_device
 from .errors import ModelFileError, OutputDirError
 from .files import atomic_path
 from .models import Generator, build_generator
@@ -30,10 +31,11 @@ FORMAT_VERSION = 1
 META_KEY = "cgan_augment"
 ARCH_KEYS = ("family", "num_classes", "image_size", "channels", "z_dim", "width")
 MAX_ARCH = {"num_classes": 100_000, "image_size": 512, "channels": 3, "z_dim": 4096, "width": 1024}
+FAMILY_ARCH = {"deform": {"exemplars": 10_000_000}}  # keys a family adds to the arch, with their largest value
 
 
 def library_version() -> str:
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 
@@ -78,9 +80,10 @@ def _check_arch(path, meta: dict) -> dict:
         raise ModelFileError(f"{path}: model format version {meta.get('format_version')!r} is not supported (this is version {FORMAT_VERSION}); "
                              "upgrade cgan-augment or refit the model.")
     arch = meta.get("arch")
-    if not isinstance(arch, dict) or set(arch) != set(ARCH_KEYS):
-        raise ModelFileError(f"{path}: metadata 'arch' should have exactly the keys {', '.join(ARCH_KEYS)}.")
-    for k, top in MAX_ARCH.items():
+    extra = FAMILY_ARCH.get(arch.get("family"), {}) if isinstance(arch, dict) else {}
+    if not isinstance(arch, dict) or set(arch) != set(ARCH_KEYS) | set(extra):
+        raise ModelFileError(f"{path}: metadata 'arch' should have exactly the keys {', '.join((*ARCH_KEYS, *extra))}.")
+    for k, top in {**MAX_ARCH, **extra}.items():
         if not isinstance(arch[k], int) or isinstance(arch[k], bool) or not 1 <= arch[k] <= top:
             raise ModelFileError(f"{path}: metadata arch.{k} = {arch[k]!r} is not an integer in 1..{top}.")
     classes = meta.get("classes")
@@ -131,17 +134,20 @@ def save_generator(generator: Generator, path: Union[str, Path], metadata: dict)
 
 
 def generator_arch(generator: Generator) -> dict:
-    return {"family": generator.family, "num_classes": generator.num_classes, "image_size": generator.image_size,
+    arch = {"family": generator.family, "num_classes": generator.num_classes, "image_size": generator.image_size,
             "channels": generator.channels, "z_dim": generator.z_dim, "width": generator.width}
+    return {**arch, **{k: getattr(generator, k) for k in FAMILY_ARCH.get(generator.family, {})}}
 
 
-def load_generator(path: Union[str, Path], device: Union[str, torch.device] = "cpu") -> Generator:
+def load_generator(path: Union[str, Path], device: DeviceLike = "cpu") -> Generator:
     """Rebuild the generator stored in ``path`` (a ``model.safetensors``) on ``device``, in eval mode.
 
     Raises:
+        DeviceError: ``device`` is not available here.
         ModelFileError: the file is missing, not safetensors, truncated, lacks or has malformed
             metadata, or its tensors disagree with the metadata.
     """
+    device = resolve_device(device)
     meta = read_metadata(path)
     if meta.get("kind") != "generator":
         raise ModelFileError(f"{path}: this is a {meta.get('kind')!r} file, not a generator; use model.safetensors.")

@@ -17,9 +17,22 @@ class ConfigError(CGANAugmentError, ValueError):
     """A setting outside the values it accepts."""
 
 
+class DeviceError(ConfigError):
+    """A device that is unknown or not available on this machine (e.g. ``cuda`` without CUDA)."""
+
+
 class OutputDirError(CGANAugmentError, RuntimeError):
     """An output folder that is locked by another run, read-only, or would lose a good model."""
 
 
 class TrainingDiverged(CGANAugmentError, RuntimeError):
     """Training produced non-finite losses; the last good files on disk are kept."""
+
+
+class TrainingInterrupted(Exception):
+    """SIGINT/SIGTERM stopped training after a checkpoint was written; ``step`` is where it
+    stopped. Not a user error: the CLI exits 130."""
+
+    def __init__(self, step: int, out=None):
+        super().__init__(f"interrupted at step {step}" + (f"; checkpoint saved in {out}, continue with --resume" if out else ""))
+        self.step = step

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Iterator, Union
 
 from .errors import OutputDirError
 
-__all__ = ["atomic_path", "write_text_atomic", "current_umask"]
+__all__ = ["atomic_path", "write_text_atomic", "make_dir", "replace_folder", "current_umask"]
 
 
 def current_umask() -> int:
@@ -49,7 +50,47 @@ def atomic_path(path: Union[str, Path], fsync: bool = False) -> Iterator[str]:
             os.unlink(tmp)
 
 
+def make_dir(path: Union[str, Path]) -> Path:
+    """Create the folder ``path`` (and its parents) if needed.
+
+    Raises:
+        OutputDirError: it cannot be created (a file in the way, no permission, ...).
+    """
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputDirError(f"{path}: cannot create the output folder ({e.strerror}).") from None
+    return path
+
+
 def write_text_atomic(path: Union[str, Path], text: str) -> None:
     """Write ``text`` to ``path`` through :func:`atomic_path`."""
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text)
+
+
+def replace_folder(new: Union[str, Path], out: Union[str, Path]) -> None:
+    """Put the finished folder ``new`` at ``out`` (both in the same parent folder). A non-empty
+    ``out`` is renamed aside first, then ``new`` is renamed in, then the old folder is deleted, so
+    a crash at any moment loses neither tree (the old one is ``out`` or ``.NAME.*.old`` beside it).
+
+    Raises:
+        OSError: a rename failed; ``out`` is then as it was (the old folder is put back).
+        OutputDirError: ``new`` is in place but the old folder could not be deleted.
+    """
+    new, out = Path(new), Path(out)
+    if not (out.is_dir() and any(out.iterdir())):
+        os.replace(new, out)  # onto nothing or an empty folder: a single rename
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    os.replace(out, old)  # onto the empty placeholder
+    try:
+        os.replace(new, out)
+    except OSError:
+        os.replace(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    if old.exists():
+        raise OutputDirError(f"{out}: written, but the earlier output moved aside to {old} could not be deleted; "
+                             "delete it by hand.")

@@ -7,6 +7,9 @@ Two families:
 * ``dcgan``: a convolutional generator with the label through an embedding and conditional
   BatchNorm, and a convolutional discriminator with spectral normalisation and a projection head
   for the label (Miyato & Koyama 2018).
+* ``deform``: exemplar-conditioned: a stored training image of the class, moved by a smooth warp
+  drawn from a distribution learned on same-class pairs of the large classes (``deform.py`` fits it).
+  It has no discriminator.
 
 Images between modules are float32 N×C×H×W in [0, 1]; the networks work in [-1, 1] and convert
 once, at their boundary.
@@ -21,11 +24,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
+from .devices import resolve_device
 from .errors import ConfigError
+from .transforms import warp_by_params
 
 __all__ = ["Generator", "build_generator", "build_discriminator", "FAMILIES"]
 
-FAMILIES = ("mlp", "dcgan")
+FAMILIES = ("mlp", "dcgan", "deform")
 
 
 def _upsampling_plan(image_size: int) -> tuple[int, int]:
@@ -100,7 +105,7 @@ class Generator(nn.Module):
             y = labels.tolist()
         else:
             y = [self.class_index(c) for c in labels]
-        device = _normalise(torch.device(device)) if device is not None else self.device
+        device = _normalise(resolve_device(device)) if device is not None else self.device
         if _normalise(self.device) != device:
             raise ConfigError(f"generator is on {self.device} but samples were asked on {device}; move it with .to({str(device)!r}).")
         y = torch.as_tensor(y, dtype=torch.int64, device=device)
@@ -224,7 +229,63 @@ class ConvDiscriminator(nn.Module):
         return self.linear(h).squeeze(1) + (self.embed(y) * h).sum(1)
 
 
-_GENERATORS = {"mlp": MLPGenerator, "dcgan": ConvGenerator}
+# ----------------------------------------------------------------------------- deform
+
+
+class DeformGenerator(Generator):
+    """G(x, z, y): a training image x of class y (stored in the model, uint8) warped by
+    ``warp_mean + temperature · warp_scale_tril @ z[:, :-1]`` (see ``transforms.warp_by_params``).
+
+    ``width`` is the side of the warp's control grid, ``z_dim`` = 6 + 2·width² + 1: the last noise
+    entry picks the exemplar of class y (through the normal CDF), so ``sample`` works as for every
+    family and a walk over the other entries keeps the exemplar fixed. Classes need >= 1 exemplar.
+    """
+
+    family = "deform"
+
+    def __init__(self, num_classes: int, image_size: int, channels: int, z_dim: int, width: int = 5, exemplars: int = 1):
+        super().__init__(num_classes, image_size, channels, z_dim)
+        self.width, self.exemplars = width, exemplars
+        dim = 6 + 2 * width * width
+        if z_dim != dim + 1:
+            raise ConfigError(f"the deform family with a {width}×{width} warp grid needs z_dim {dim + 1}. Got {z_dim}.")
+        self.register_buffer("warp_mean", torch.zeros(dim))
+        self.register_buffer("warp_scale_tril", torch.zeros(dim, dim))
+        self.register_buffer("temperature", torch.ones(()))
+        self.register_buffer("exemplar_images", torch.zeros(exemplars, channels, image_size, image_size, dtype=torch.uint8))
+        self.register_buffer("exemplar_labels", torch.zeros(exemplars, dtype=torch.int64))
+
+    @property
+    def device(self) -> torch.device:
+        return self.warp_mean.device
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        counts = torch.bincount(self.exemplar_labels, minlength=self.num_classes)
+        if bool((counts[y] == 0).any()):
+            missing = int(y[counts[y] == 0][0])
+            raise ConfigError(f"class {self.classes[missing]!r} has no exemplar in this deform model; refit it with images of that class.")
+        start = torch.cumsum(counts, 0) - counts  # exemplars are stored sorted by class
+        u = torch.special.ndtr(z[:, -1]).clamp(0, 1 - 1e-7)
+        idx = start[y] + (u * counts[y]).long()
+        return self.vary(self.exemplar_images.index_select(0, idx).float().div_(255), z[:, :-1])
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, y: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """As :meth:`Generator.decode`, with the exemplar held fixed: the last noise entry (which
+        picks it) is replaced by one value per class drawn from ``seed``, so a walk moves the warp only."""
+        pick = torch.randn(self.num_classes, generator=torch.Generator().manual_seed(seed)).to(z.device)
+        return super().decode(torch.cat([z[:, :-1], pick[y][:, None]], 1), y, seed)
+
+    def vary(self, x: torch.Tensor, z: Optional[torch.Tensor] = None, generator: Optional[torch.Generator] = None) -> torch.Tensor:
+        """Variants of images ``x`` (N×C×H×W in [0, 1], on this model's device): one drawn warp each,
+        from ``z`` (N × (z_dim - 1)) or from standard normal noise drawn with ``generator``."""
+        if z is None:
+            z = torch.randn(len(x), self.z_dim - 1, generator=generator, device=x.device)
+        params = self.warp_mean + self.temperature * z @ self.warp_scale_tril.T
+        return warp_by_params(x, params, self.width).clamp_(0, 1)
+
+
+_GENERATORS = {"mlp": MLPGenerator, "dcgan": ConvGenerator, "deform": DeformGenerator}
 _DISCRIMINATORS = {"mlp": MLPDiscriminator, "dcgan": ConvDiscriminator}
 
 
@@ -233,13 +294,17 @@ def _check_family(family: str):
         raise ConfigError(f"family should be one of {', '.join(FAMILIES)}. Got {family!r}.")
 
 
-def build_generator(family: str, num_classes: int, image_size: int, channels: int, z_dim: int, width: int) -> Generator:
-    """A fresh generator of ``family``; the arguments are what the model file stores to rebuild it."""
+def build_generator(family: str, num_classes: int, image_size: int, channels: int, z_dim: int, width: int,
+                    **family_args) -> Generator:
+    """A fresh generator of ``family``; the arguments are what the model file stores to rebuild it
+    (``family_args``: ``exemplars`` for ``deform``)."""
     _check_family(family)
-    return _GENERATORS[family](num_classes, image_size, channels, z_dim=z_dim, width=width)
+    return _GENERATORS[family](num_classes, image_size, channels, z_dim=z_dim, width=width, **family_args)
 
 
 def build_discriminator(family: str, num_classes: int, image_size: int, channels: int, width: int) -> nn.Module:
     """A fresh discriminator of ``family`` taking images in [-1, 1] and labels, giving logits (N,)."""
     _check_family(family)
+    if family not in _DISCRIMINATORS:
+        raise ConfigError(f"the {family} family has no discriminator: it is not trained adversarially.")
     return _DISCRIMINATORS[family](num_classes, image_size, channels, width=width)

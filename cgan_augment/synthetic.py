@@ -1,21 +1,16 @@
 """Mix generated per-class samples into a real dataset so that rare classes are topped up.
 
-:func:`synthetic_plan` turns a flexible ``target`` (``"balance"``, a ratio, a dict or a callable)
-into one canonical per-class plan, the way imbalanced-learn resolves ``sampling_strategy``.
 :class:`SyntheticDataset` wraps any map-style ``(image, label)`` dataset and a generator, makes the
-planned synthetic images once (or once per epoch) in batches on the generator's device, keeps them
-as one uint8 tensor on the CPU, and serves real items first, then synthetic ones, each in the
-real dataset's own format. :func:`write_image_folder` writes such a dataset as an ImageFolder tree
-(``cgan-augment augment``).
+planned synthetic images (:func:`~cgan_augment.plan.synthetic_plan`) once (or once per epoch) in
+batches on the generator's device, keeps them as one uint8 tensor on the CPU, and serves real
+items first, then synthetic ones, each in the real dataset's own format.
+:func:`~cgan_augment.export.write_image_folder` writes such a dataset as an ImageFolder tree.
 """
 
 from __future__ import annotations
 
 import copy
-import math
-import numbers
 import warnings
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
@@ -23,214 +18,16 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
+from .checkpoint import load_generator
+from .devices import resolve_device
 from .errors import ConfigError, DataError
-from .files import current_umask
+from .formats import _describe, _ItemFormat, _same_format
 from .models import Generator
+from .plan import Target, _is_int, synthetic_plan
 
-__all__ = ["SyntheticDataset", "synthetic_plan", "format_plan", "write_image_folder", "check_out_folder", "TARGET_FORMS", "REFRESH_MODES"]
+__all__ = ["SyntheticDataset", "REFRESH_MODES"]
 
-TARGET_FORMS = "'balance', a float in (0, 1], a dict {class: wanted_total} or a callable counts -> dict"
 REFRESH_MODES = ("fixed", "epoch")
-_SERIAL_NUMEL = 32768 - 1  # torch's at::internal::GRAIN_SIZE: smaller element-wise ops run on one thread
-
-Target = Union[str, float, Mapping, Callable[[dict], Mapping]]
-
-
-# ----------------------------------------------------------------------------- the plan
-
-
-def _is_int(x) -> bool:
-    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
-
-
-def synthetic_plan(class_counts: Union[Sequence[int], Mapping[str, int]], target: Target = "balance",
-                   classes: Optional[Sequence[str]] = None) -> dict[str, dict[str, int]]:
-    """Resolve ``target`` into how many synthetic items each class gets.
-
-    Real items are never dropped: a class only ever gains items.
-
-    Args:
-        class_counts: real items per class, a sequence in class-index order or a mapping
-            ``{class name: count}`` (its order is the class order).
-        target: ``"balance"`` (every class topped up to the largest), a float ``r`` in (0, 1]
-            (every class topped up to at least ``ceil(r × largest)``), a dict
-            ``{class: wanted_total}`` (classes by name or index; classes not named are left as they
-            are), or a callable given ``{class name: count}`` and returning such a dict.
-        classes: class names for a sequence of counts (default ``"0"``, ``"1"``, …).
-
-    Returns:
-        ``{class name: {"real": n, "synthetic": m, "total": n + m}}`` in class order.
-
-    Raises:
-        ConfigError: a target of another form, a ratio outside (0, 1], a dict naming an unknown
-            class, a count that is not a positive whole number or is below the real count.
-    """
-    if isinstance(class_counts, Mapping):
-        names, counts = [str(c) for c in class_counts], list(class_counts.values())
-    else:
-        counts = list(class_counts)
-        names = [str(c) for c in classes] if classes is not None else [str(k) for k in range(len(counts))]
-    if not counts:
-        raise ConfigError("class_counts should name at least one class. Got none.")
-    if len(names) != len(counts):
-        raise ConfigError(f"classes should give one name per count: {len(counts)} counts. Got {len(names)} names.")
-    if any(not _is_int(n) or n < 0 for n in counts):
-        raise ConfigError(f"class_counts should be whole numbers >= 0. Got {counts}.")
-    counts = [int(n) for n in counts]
-    n_max = max(counts)
-
-    if callable(target) and not isinstance(target, (str, Mapping)):
-        wanted = target(dict(zip(names, counts)))
-        if not isinstance(wanted, Mapping):
-            raise ConfigError(f"When 'target' is a callable, it should return a dict {{class: wanted_total}}. "
-                              f"Got {type(wanted).__name__} instead.")
-        totals = _totals_from_dict(wanted, names, counts, "returned by the 'target' callable")
-    elif isinstance(target, str):
-        if target != "balance":
-            raise ConfigError(f"When 'target' is a string, it should be 'balance'. Got {target!r} instead.")
-        totals = [n_max] * len(counts)
-    elif isinstance(target, numbers.Real) and not isinstance(target, bool):
-        r = float(target)
-        if not 0 < r <= 1:
-            raise ConfigError(f"When 'target' is a float, it should be in the range (0, 1]. Got {target} instead.")
-        floor = math.ceil(round(r * n_max, 9))  # round first: 0.3 * 10 is 3.0000000000000004, not 4
-        totals = [max(n, floor) for n in counts]
-    elif isinstance(target, Mapping):
-        totals = _totals_from_dict(target, names, counts, "in 'target'")
-    else:
-        raise ConfigError(f"'target' should be {TARGET_FORMS}. Got {type(target).__name__} instead.")
-    return {c: {"real": n, "synthetic": t - n, "total": t} for c, n, t in zip(names, counts, totals)}
-
-
-def _totals_from_dict(wanted: Mapping, names: list[str], counts: list[int], where: str) -> list[int]:
-    totals = list(counts)
-    for key, value in wanted.items():
-        if isinstance(key, str) and key in names:
-            k = names.index(key)
-        elif _is_int(key) and 0 <= key < len(names):
-            k = int(key)
-        else:
-            raise ConfigError(f"Class {key!r} {where} is not a class of the data; the classes are {names}.")
-        if not _is_int(value) or value <= 0:
-            raise ConfigError(f"The wanted total for class {names[k]!r} {where} should be a positive whole number. "
-                              f"Got {value!r} instead.")
-        if value < counts[k]:
-            raise ConfigError(f"The wanted total for class {names[k]!r} {where} is {value}, below its {counts[k]} "
-                              f"real items; real items are never dropped, so ask for at least {counts[k]}.")
-        totals[k] = int(value)
-    return totals
-
-
-def format_plan(plan: Mapping[str, Mapping[str, int]]) -> str:
-    """The plan as a fixed-width text table (one row per class and a total row)."""
-    rows = [(str(c), p["real"], p["synthetic"], p["total"]) for c, p in plan.items()]
-    rows.append(("total", *(sum(r[i] for r in rows) for i in (1, 2, 3))))
-    w = max(5, *(len(r[0]) for r in rows))
-    lines = [f"{'class':<{w}}  {'real':>8}  {'synthetic':>9}  {'total':>8}"]
-    lines += [f"{c:<{w}}  {a:>8}  {b:>9}  {t:>8}" for c, a, b, t in rows]
-    return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- item formats
-
-
-def _describe(x) -> str:
-    if isinstance(x, torch.Tensor):
-        return f"{str(x.dtype).replace('torch.', '')} tensor of shape {'×'.join(map(str, x.shape))}"
-    if isinstance(x, np.ndarray):
-        return f"{x.dtype} numpy array of shape {'×'.join(map(str, x.shape))}"
-    try:
-        from PIL import Image
-
-        if isinstance(x, Image.Image):
-            return f"PIL image, mode {x.mode}, {x.size[0]}×{x.size[1]}"
-    except ImportError:  # pragma: no cover
-        pass
-    return type(x).__name__
-
-
-class _ItemFormat:
-    """How real images look, learned from one real item: the kind (tensor, numpy, PIL), dtype and
-    layout. Converts uint8 N×C×H×W pool images to that kind, in its natural range: float in [0, 1],
-    uint8 in 0..255, PIL in its own mode."""
-
-    def __init__(self, image):
-        from PIL import Image
-
-        self.squeeze = False  # real images have no channel axis (H×W)
-        if isinstance(image, torch.Tensor):
-            self.kind, self.dtype = "tensor", image.dtype
-            if image.ndim == 2:
-                self.squeeze, (h, w), c = True, image.shape, 1
-            elif image.ndim == 3:
-                c, h, w = image.shape
-            else:
-                raise DataError(f"real images should be tensors C×H×W or H×W. Got {_describe(image)}.")
-            if not (image.is_floating_point() or image.dtype == torch.uint8):
-                raise DataError(f"real image tensors should be float or uint8. Got {_describe(image)}.")
-        elif isinstance(image, np.ndarray):
-            self.kind, self.dtype = "numpy", image.dtype
-            if image.ndim == 2:
-                self.squeeze, (h, w), c = True, image.shape, 1
-            elif image.ndim == 3:
-                h, w, c = image.shape  # numpy images are channels-last, as PIL and OpenCV give them
-            else:
-                raise DataError(f"real numpy images should be H×W or H×W×C. Got {_describe(image)}.")
-            if not (np.issubdtype(image.dtype, np.floating) or image.dtype == np.uint8):
-                raise DataError(f"real numpy images should be float or uint8. Got {_describe(image)}.")
-        elif isinstance(image, Image.Image):
-            self.kind, self.dtype = "pil", None
-            self.mode = image.mode
-            w, h = image.size
-            c = 1 if image.mode in ("1", "L", "LA", "I", "I;16", "F") else 3  # P, RGBA, CMYK… are colour
-        else:
-            raise DataError(f"real images should be tensors, numpy arrays or PIL images. Got {_describe(image)}.")
-        self.shape = (int(c), int(h), int(w))
-
-    def take(self, pool: torch.Tensor, rows: list[int]) -> list:
-        """Images ``pool[rows]`` in the real kind. Tensors are gathered and converted in one kernel
-        per chunk of under 32768 values, below torch's parallel grain size: work per batch is small,
-        and in a busy main process (workers=0) parallel regions of tiny ops cost more than they save."""
-        if self.kind != "tensor" or not self.dtype.is_floating_point:
-            return self.convert(pool[torch.as_tensor(rows)])
-        per = max(1, _SERIAL_NUMEL // max(1, pool[0].numel()))
-        out: list = []
-        for chunk in torch.as_tensor(rows).split(per):
-            x = pool.index_select(0, chunk)
-            # true division turns uint8 into float32 in one pass; other float dtypes need a cast
-            x = torch.div(x, 255) if self.dtype == torch.float32 else x.to(self.dtype).div_(255)
-            out += (x.squeeze(1) if self.squeeze else x).unbind(0)
-        return out
-
-    def convert(self, x: torch.Tensor) -> list:
-        """uint8 N×C×H×W (CPU) -> list of N images in the real kind."""
-        if self.kind == "tensor":
-            x = x.to(self.dtype).div_(255) if self.dtype.is_floating_point else x
-            return list((x.squeeze(1) if self.squeeze else x).unbind(0))
-        if self.kind == "numpy":
-            a = x.permute(0, 2, 3, 1).numpy()
-            a = a[..., 0] if self.squeeze else a
-            if np.issubdtype(self.dtype, np.floating):
-                a = a.astype(self.dtype) / self.dtype.type(255)
-            return list(np.ascontiguousarray(a))
-        from PIL import Image
-
-        a = x.permute(0, 2, 3, 1).numpy()
-        base = "L" if a.shape[-1] == 1 else "RGB"
-        out = [Image.fromarray(im[..., 0] if base == "L" else im, mode=base) for im in a]
-        return out if self.mode == base else [im.convert(self.mode) for im in out]
-
-
-def _same_format(a, b) -> bool:
-    from PIL import Image
-
-    if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor):
-        return a.dtype == b.dtype and a.shape == b.shape
-    if isinstance(a, np.ndarray) and isinstance(b, np.ndarray):
-        return a.dtype == b.dtype and a.shape == b.shape
-    if isinstance(a, Image.Image) and isinstance(b, Image.Image):
-        return a.mode == b.mode and a.size == b.size
-    return type(a) is type(b)
 
 
 # ----------------------------------------------------------------------------- the dataset
@@ -515,11 +312,7 @@ class SyntheticDataset(Dataset):
 def _resolve_generator(generator, device) -> tuple[Generator, torch.device]:
     """(the generator on the device to generate on, that device as the generator reports it,
     e.g. ``cuda:0`` for ``cuda``)."""
-    from .train import resolve_device
-
     if isinstance(generator, (str, Path)):
-        from .checkpoint import load_generator
-
         generator = load_generator(generator, device=resolve_device(device if device is not None else "auto"))
         return generator, generator.device
     if not isinstance(generator, Generator):
@@ -549,174 +342,3 @@ def _match_classes(real_classes, targets: list[int], generator: Generator) -> tu
         raise DataError(f"real label {bad[0]} has no class in the generator, which knows {generator.num_classes} "
                         f"classes (labels 0..{generator.num_classes - 1}).")
     return list(generator.classes), list(range(generator.num_classes))
-
-
-# ----------------------------------------------------------------------------- writing an ImageFolder
-
-MARKER = "augment.json"
-SYNTHETIC_PREFIX = "synthetic_"
-
-
-def _source_file(ds, i: int) -> Optional[tuple[str, str]]:
-    """(file path, name under its class folder) of real item ``i`` when it comes straight from an
-    image file (ImageFolder-like datasets, through subsets), else ``None``."""
-    import os
-
-    while hasattr(ds, "indices") and hasattr(ds, "dataset"):  # LabeledSubset, torch Subset
-        ds, i = ds.dataset, ds.indices[i]
-    samples, root = getattr(ds, "samples", None), getattr(ds, "root", None)
-    if not samples or root is None or getattr(ds, "classes", None) is None:
-        return None
-    path, label = samples[i][0], samples[i][1]
-    rel = os.path.relpath(path, os.path.join(str(root), ds.classes[label]))
-    return path, (rel if not rel.startswith("..") else os.path.basename(path))
-
-
-def _image_root(ds) -> Optional[Path]:
-    while hasattr(ds, "indices") and hasattr(ds, "dataset"):
-        ds = ds.dataset
-    root = getattr(ds, "root", None)
-    return Path(root).resolve() if root is not None and getattr(ds, "samples", None) else None
-
-
-def _save_image(image, path: Path) -> None:
-    from PIL import Image
-
-    from .images import save_png
-
-    if isinstance(image, Image.Image):
-        image.save(path)
-        return
-    x = torch.as_tensor(np.asarray(image)) if isinstance(image, np.ndarray) else image
-    if isinstance(image, np.ndarray) and x.ndim == 3:
-        x = x.permute(2, 0, 1)  # numpy images are H×W×C
-    x = x.unsqueeze(0) if x.ndim == 2 else x
-    save_png(x.float() / 255 if not x.is_floating_point() else x, path)
-
-
-def check_out_folder(out: Union[str, Path], force: bool = False, real=None) -> bool:
-    """Check that ``out`` can receive a :func:`write_image_folder` tree (call it before generating).
-
-    Returns:
-        Whether ``out`` holds an earlier output that ``force`` lets us replace.
-
-    Raises:
-        OutputDirError: ``out`` is a file, is not empty (and not an earlier output with ``force``),
-            or lies inside the image folder of ``real``.
-    """
-    from .errors import OutputDirError
-
-    out = Path(out)
-    root = _image_root(real) if real is not None else None
-    if root is not None and (out.resolve() == root or root in out.resolve().parents):
-        raise OutputDirError(f"{out}: lies inside the real image folder {root}; write the augmented copy elsewhere.")
-    if out.exists() and not out.is_dir():
-        raise OutputDirError(f"{out}: exists and is not a folder.")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise OutputDirError(f"{out}: folder is not empty; choose a new folder, or pass --force to replace an "
-                                 "earlier augment output.")
-        if not (out / MARKER).is_file():
-            raise OutputDirError(f"{out}: folder is not empty and is not an earlier augment output (no {MARKER}); "
-                                 "it is left alone even with --force. Choose a new or empty folder.")
-        return True
-    return False
-
-
-def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, link: bool = False, force: bool = False,
-                       info: Optional[dict] = None, on_item: Optional[Callable[[int, int], None]] = None) -> dict[str, int]:
-    """Write ``dataset`` (real and synthetic items) as an ImageFolder tree that any framework reads::
-
-        out/augment.json                 the plan, and ``info``
-        out/<class>/<real file name>     real image files, copied (or linked with ``link=True``)
-        out/<class>/real_00012.png       real items that did not come from a file (arrays, builtins)
-        out/<class>/synthetic_00000.png  synthetic items, numbered per class
-
-    The tree is built in a temporary folder beside ``out`` and renamed into place at the end, so
-    ``out`` is never left half-written. Real items from files keep their name (and sub-folders)
-    under their class folder; other real items and synthetic ones are PNG (images in [0, 1]).
-
-    Args:
-        dataset: the SyntheticDataset to write.
-        out: the folder to create; it must not exist or be empty, or (with ``force``) hold an
-            earlier output of this function (it is then replaced).
-        link: hard-link real files instead of copying them (a symbolic link where a hard link is
-            not possible, e.g. across file systems).
-        info: more JSON-able facts to record in ``augment.json`` (data source, model, seed).
-        on_item: called with ``(done, total)`` after each file.
-
-    Returns:
-        Files written per class, ``{class: count}``.
-
-    Raises:
-        OutputDirError: ``out`` is not empty (and not an earlier output with ``force``), lies
-            inside the real image folder, or cannot be written. ConfigError: a real file is
-            already named like a synthetic one (``synthetic_*.png``).
-    """
-    import json
-    import os
-    import shutil
-    import tempfile
-
-    from .errors import OutputDirError
-
-    out = Path(out)
-    replace = check_out_folder(out, force=force, real=dataset.real)
-    names: list[tuple[int, str, Optional[str]]] = []  # (class, name, source file) per real item
-    for i, label in enumerate(dataset.targets[:dataset.num_real]):
-        src = _source_file(dataset.real, i)
-        names.append((label, src[1], src[0]) if src else (label, f"real_{i:05d}.png", None))
-    clash = next(((k, n) for k, n, _ in names if Path(n).name.startswith(SYNTHETIC_PREFIX)), None)
-    if clash:
-        raise ConfigError(f"real file {clash[1]!r} of class {dataset.classes[clash[0]]!r} is named like a synthetic "
-                          f"one ({SYNTHETIC_PREFIX}*.png); is DATA an earlier augment output? Rename it or use the original data.")
-
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as e:
-        raise OutputDirError(f"{out}: cannot create the output folder ({e.strerror}).") from None
-    total, done, written = len(dataset), 0, {c: 0 for c in dataset.classes}
-    try:
-        for c in dataset.classes:
-            (tmp / c).mkdir()
-        for i, (label, name, src) in enumerate(names):
-            dst = tmp / dataset.classes[label] / name
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            if src is None:
-                _save_image(dataset.real[i][0], dst)
-            elif link:
-                try:
-                    os.link(src, dst)
-                except OSError:
-                    os.symlink(os.path.abspath(src), dst)
-            else:
-                shutil.copyfile(src, dst)
-            written[dataset.classes[label]] += 1
-            done += 1
-            if on_item:
-                on_item(done, total)
-        per_class = [0] * len(dataset.classes)
-        from .images import save_png
-
-        for j, label in enumerate(dataset.synthetic_targets):
-            save_png(dataset.pool[j].float() / 255, tmp / dataset.classes[label] / f"{SYNTHETIC_PREFIX}{per_class[label]:05d}.png")
-            per_class[label] += 1
-            written[dataset.classes[label]] += 1
-            done += 1
-            if on_item:
-                on_item(done, total)
-        record = dict(info or {}, plan=dataset.plan, seed=dataset.seed, linked=link)
-        (tmp / MARKER).write_text(json.dumps(record, indent=2) + "\n")
-        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700
-        if replace:
-            shutil.rmtree(out)
-        elif out.is_dir():
-            out.rmdir()  # empty
-        os.replace(tmp, out)
-    except OSError as e:
-        raise OutputDirError(f"{out}: could not write ({e.strerror or e}); nothing was left in {out}.") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return written

@@ -33,11 +33,12 @@ from .data import class_counts, fingerprint
 from .diffaugment import check_policy, diff_augment
 from .diagnostics import class_diversity, write_diversity_plot, write_timeline
 from .images import save_grid
-from .errors import ConfigError, OutputDirError, TrainingDiverged
+from .devices import resolve_device
+from .errors import ConfigError, OutputDirError, TrainingDiverged, TrainingInterrupted
 from .losses import check_loss, discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
 from .models import FAMILIES, Generator, build_discriminator, build_generator
 
-__all__ = ["TrainConfig", "train_generator", "resolve_device", "TrainingInterrupted"]
+__all__ = ["TrainConfig", "train_generator"]
 
 
 @dataclass(frozen=True)
@@ -112,33 +113,6 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> "TrainConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
-
-
-class TrainingInterrupted(Exception):
-    """SIGINT/SIGTERM stopped training after a checkpoint was written; ``step`` is where it stopped."""
-
-    def __init__(self, step: int, out: Optional[Path]):
-        super().__init__(f"interrupted at step {step}" + (f"; checkpoint saved in {out}, continue with --resume" if out else ""))
-        self.step = step
-
-
-def resolve_device(device: Union[str, torch.device] = "auto") -> torch.device:
-    """``auto`` picks CUDA, then MPS, then CPU; anything else is checked to be available."""
-    name = str(device)
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} asked for, but CUDA is not available here; use --device cpu or auto.")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ConfigError("device 'mps' asked for, but MPS is not available here; use --device cpu or auto.")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device should be auto, cpu, cuda, cuda:N or mps. Got {name!r}.") from None
 
 
 def _step_seed(seed: int, step: int) -> int:

@@ -20,6 +20,7 @@ from typing import Optional, Sequence, Union
 import torch
 
 from .checkpoint import load_generator
+from .devices import resolve_device
 from .errors import ConfigError, OutputDirError
 from .images import save_grid
 from .models import Generator
@@ -120,8 +121,6 @@ def write_walk(model: Union[str, Path, Generator], out: Union[str, Path],
     Returns:
         The paths written.
     """
-    from .train import resolve_device
-
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise ConfigError(f"a latent walk is written as one PNG; --out should end in .png. Got {str(out)!r}.")

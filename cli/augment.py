@@ -48,7 +48,7 @@ def augment(data, image_size, channels, imbalance, test_split, data_seed, skip_b
       cgan-augment augment builtin:digits --imbalance 20 --model runs/digits/model.safetensors --out digits_bal/ --target 0.5
     """
     from cgan_augment import SyntheticDataset, format_plan, load_data, load_generator, resolve_device
-    from cgan_augment.synthetic import check_out_folder, write_image_folder
+    from cgan_augment.export import check_out_folder, write_image_folder
 
     wanted = _target(target)
     check_out_folder(out, force=force)

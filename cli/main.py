@@ -125,7 +125,7 @@ def sample(model, classes, n, out, seed, walk, grid_class, interpolation, device
       cgan-augment sample runs/digits/model.safetensors --walk --n 10 --out walk.png --walk-grid 7
     """
     from cgan_augment.errors import ConfigError
-    from cgan_augment.images import write_samples
+    from cgan_augment.export import write_samples
     from cgan_augment.walks import write_walk
 
     if walk:

@@ -10,7 +10,7 @@ from dataclasses import fields
 import click
 
 from cgan_augment import DataSpec, TrainConfig
-from cgan_augment.errors import CGANAugmentError
+from cgan_augment.errors import CGANAugmentError, TrainingInterrupted
 
 
 def user_errors(fn):
@@ -18,8 +18,6 @@ def user_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from cgan_augment.train import TrainingInterrupted
-
         try:
             return fn(*args, **kwargs)
         except CGANAugmentError as e:

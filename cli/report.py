@@ -70,7 +70,7 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
     """
     from cgan_augment import TrainConfig
     from cgan_augment.errors import ConfigError
-    from cgan_augment.report import make_report
+    from cgan_augment.pipeline import make_report
 
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
     if (fit_steps or fit_width) and not fit_here:
@@ -101,7 +101,7 @@ def demo(out, device):
     Example:
       cgan-augment demo --out runs/demo
     """
-    from cgan_augment.report import demo_settings, run_demo
+    from cgan_augment.pipeline import demo_settings, run_demo
 
     spec, fit, config = demo_settings()
     click.echo(f"demo: {spec.source}, imbalance {spec.imbalance:g}, test split {spec.test_split}; generator "

@@ -13,7 +13,8 @@ from cgan_augment import DataSpec, DataError, ReportConfig, TrainConfig, load_da
 from cgan_augment.cli.main import main
 from cgan_augment.errors import ConfigError
 from cgan_augment.quality import frechet_distance, per_class_quality, precision_recall_density_coverage
-from cgan_augment.report import ARMS, _ArmData, build_classifier
+from cgan_augment.report import ARMS, build_classifier
+from cgan_augment.report.arms import _ArmData
 
 SPEC = DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=10, seed=0)
 TINY_FIT = TrainConfig(steps=2, width=8, z_dim=8, batch_size=16)

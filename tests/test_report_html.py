@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from cgan_augment import DataSpec, ReportConfig, TrainConfig, make_report
-from cgan_augment.report_html import render_report_html, write_report_html
+from cgan_augment.report.html import render_report_html
 from headless_chromium import Browser, find_chromium
 
 SPEC = DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=10, seed=0)
@@ -24,8 +24,8 @@ def report(tmp_path_factory):
                           quality_samples=12, grid_samples=3)
     result = make_report(SPEC, out, fit=TrainConfig(steps=2, width=8, z_dim=8, batch_size=16, sample_every=1),
                          config=config, device="cpu")
-    path = write_report_html(result, out)
-    return result, out, path
+    assert result["files"]["html"] == "report.html"
+    return result, out, out / "report.html"
 
 
 def test_page_is_self_contained_and_holds_the_report(report):

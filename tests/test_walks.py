@@ -10,7 +10,9 @@ from conftest import make_image_folder
 from PIL import Image
 
 from cgan_augment import ConfigError, DataSpec, TrainConfig, load_data, train_generator
+from cgan_augment.checkpoint import save_generator
 from cgan_augment.cli.main import main
+from cgan_augment.deform import DeformConfig, fit_deform_generator
 from cgan_augment.models import FAMILIES, ConvGenerator, build_generator
 from cgan_augment.walks import interpolate, latent_grid, latent_walk, write_walk
 
@@ -33,25 +35,60 @@ def test_slerp_keeps_the_norm_and_turns_by_equal_angles():
         interpolate(z0, z1, torch.tensor([0.5]), "cubic")
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_walk_and_grid_for_every_family(family):
+@pytest.fixture(scope="module")
+def digits():
+    data = load_data(DataSpec("builtin:digits", image_size=16, imbalance=10, seed=0)).train
+    return data.dataset.images[data.indices].contiguous(), torch.as_tensor(data.targets), data.dataset.classes
+
+
+def _generator(family, digits):
+    """A generator of ``family`` for the 10 digit classes: the GANs untrained, deform fitted (quickly)."""
+    images, labels, classes = digits
+    if family == "deform":
+        return fit_deform_generator(images, labels, classes, DeformConfig(pairs=16, registration_steps=5, min_class_size=10))
     torch.manual_seed(0)
-    g = build_generator(family, num_classes=3, image_size=16, channels=1, z_dim=8, width=8)
-    g.classes = ["a", "b", "c"]
-    rows = latent_walk(g, n=5, seed=3)
+    g = build_generator(family, num_classes=10, image_size=16, channels=1, z_dim=8, width=8)
+    g.classes = list(classes)
+    return g
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_walk_and_grid_for_every_family(family, digits):
+    g = _generator(family, digits)
+    g.train()
+    rows = latent_walk(g, ["0", "1", "2"], n=5, seed=3)
     assert rows.shape == (15, 1, 16, 16) and 0 <= rows.min() and rows.max() <= 1
     walk = rows.view(3, 5, -1)
     assert all(not torch.allclose(walk[k, 0], walk[k, -1]) for k in range(3))  # the images move along the walk
     assert not torch.allclose(walk[0], walk[1])  # and differ by class
-    assert torch.equal(rows, latent_walk(g, n=5, seed=3))
-    assert not torch.equal(rows, latent_walk(g, n=5, seed=4))
-    only_b = latent_walk(g, ["b"], n=5, seed=3)
+    assert torch.equal(rows, latent_walk(g, ["0", "1", "2"], n=5, seed=3))
+    assert not torch.equal(rows, latent_walk(g, ["0", "1", "2"], n=5, seed=4))
+    only_b = latent_walk(g, ["1"], n=5, seed=3)
     assert torch.allclose(only_b, rows[5:10], atol=1e-6)
-    sheet = latent_grid(g, "c", n=4, seed=3)
+    assert latent_walk(g, n=2).shape == (20, 1, 16, 16)  # every class by default
+    sheet = latent_grid(g, "2", n=4, seed=3)
     assert sheet.shape == (16, 1, 16, 16)
     cells = sheet.view(4, 4, -1)
     assert not torch.allclose(cells[0, 0], cells[3, 3]) and not torch.allclose(cells[0, 0], cells[0, 3])
     assert g.training  # decode restored the mode it found
+
+
+def test_a_deform_walk_keeps_its_exemplar(digits, tmp_path):
+    """The exemplar-conditioned family moves only the warp: the noise entry that picks the exemplar is held."""
+    g = _generator("deform", digits)
+    z = torch.randn(2, g.z_dim).repeat(2, 1)
+    z[2:, -1] = torch.tensor([-3.0, 3.0])  # other exemplar picks: no effect under decode
+    y = torch.tensor([1, 1, 1, 1])
+    x = g.decode(z, y, seed=0)
+    assert torch.equal(x[:2], x[2:])
+    assert not torch.equal(g(z, y)[:2], g(z, y)[2:])  # whereas sampling does pick by that entry
+    assert not torch.equal(x, g.decode(z, y, seed=1))  # another seed, other exemplars
+    save_generator(g, tmp_path / "deform.safetensors", {"class_counts": torch.bincount(digits[1]).tolist()})
+    result = CliRunner().invoke(main, ["sample", str(tmp_path / "deform.safetensors"), "--walk", "--n", "4",
+                                       "--walk-grid", "9", "--out", str(tmp_path / "walk.png")])
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "walk.png") as im, Image.open(tmp_path / "walk_9_grid.png") as grid:
+        assert im.size == (4 * 17 + 1, 10 * 17 + 1) and grid.size == (4 * 17 + 1, 4 * 17 + 1)
 
 
 def test_walk_goes_through_the_decode_hook():

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Optional, Union
 
-from .files import write_text_atomic
+from ..files import write_text_atomic
 
 __all__ = ["render_report_html", "write_report_html"]
 

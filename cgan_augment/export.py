@@ -1,0 +1,208 @@
+"""Files out of a generator: a rebalanced ImageFolder tree (``cgan-augment augment``) and sample
+PNGs per class or as one grid (``cgan-augment sample``)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+import torch
+
+from .checkpoint import load_generator
+from .devices import DeviceLike, resolve_device
+from .errors import ConfigError, OutputDirError
+from .files import current_umask, replace_folder
+from .images import save_grid, save_png
+from .synthetic import SyntheticDataset
+
+__all__ = ["write_image_folder", "check_out_folder", "write_samples", "MARKER", "SYNTHETIC_PREFIX"]
+
+
+MARKER = "augment.json"
+SYNTHETIC_PREFIX = "synthetic_"
+
+
+def _source_file(ds, i: int) -> Optional[tuple[str, str]]:
+    """(file path, name under its class folder) of real item ``i`` when it comes straight from an
+    image file (ImageFolder-like datasets, through subsets), else ``None``."""
+    while hasattr(ds, "indices") and hasattr(ds, "dataset"):  # LabeledSubset, torch Subset
+        ds, i = ds.dataset, ds.indices[i]
+    samples, root = getattr(ds, "samples", None), getattr(ds, "root", None)
+    if not samples or root is None or getattr(ds, "classes", None) is None:
+        return None
+    path, label = samples[i][0], samples[i][1]
+    rel = os.path.relpath(path, os.path.join(str(root), ds.classes[label]))
+    return path, (rel if not rel.startswith("..") else os.path.basename(path))
+
+
+def _image_root(ds) -> Optional[Path]:
+    while hasattr(ds, "indices") and hasattr(ds, "dataset"):
+        ds = ds.dataset
+    root = getattr(ds, "root", None)
+    return Path(root).resolve() if root is not None and getattr(ds, "samples", None) else None
+
+
+def _save_image(image, path: Path) -> None:
+    from PIL import Image
+
+    if isinstance(image, Image.Image):
+        image.save(path)
+        return
+    x = torch.as_tensor(np.asarray(image)) if isinstance(image, np.ndarray) else image
+    if isinstance(image, np.ndarray) and x.ndim == 3:
+        x = x.permute(2, 0, 1)  # numpy images are H×W×C
+    x = x.unsqueeze(0) if x.ndim == 2 else x
+    save_png(x.float() / 255 if not x.is_floating_point() else x, path)
+
+
+def check_out_folder(out: Union[str, Path], force: bool = False, real=None) -> bool:
+    """Check that ``out`` can receive a :func:`write_image_folder` tree (call it before generating).
+
+    Returns:
+        Whether ``out`` holds an earlier output that ``force`` lets us replace.
+
+    Raises:
+        OutputDirError: ``out`` is a file, is not empty (and not an earlier output with ``force``),
+            or lies inside the image folder of ``real``.
+    """
+    out = Path(out)
+    root = _image_root(real) if real is not None else None
+    if root is not None and (out.resolve() == root or root in out.resolve().parents):
+        raise OutputDirError(f"{out}: lies inside the real image folder {root}; write the augmented copy elsewhere.")
+    if out.exists() and not out.is_dir():
+        raise OutputDirError(f"{out}: exists and is not a folder.")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise OutputDirError(f"{out}: folder is not empty; choose a new folder, or pass --force to replace an "
+                                 "earlier augment output.")
+        if not (out / MARKER).is_file():
+            raise OutputDirError(f"{out}: folder is not empty and is not an earlier augment output (no {MARKER}); "
+                                 "it is left alone even with --force. Choose a new or empty folder.")
+        return True
+    return False
+
+
+def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, link: bool = False, force: bool = False,
+                       info: Optional[dict] = None, on_item: Optional[Callable[[int, int], None]] = None) -> dict[str, int]:
+    """Write ``dataset`` (real and synthetic items) as an ImageFolder tree that any framework reads::
+
+        out/augment.json                 the plan, and ``info``
+        out/<class>/<real file name>     real image files, copied (or linked with ``link=True``)
+        out/<class>/real_00012.png       real items that did not come from a file (arrays, builtins)
+        out/<class>/synthetic_00000.png  synthetic items, numbered per class
+
+    The tree is built in a temporary folder beside ``out`` and renamed into place at the end, so
+    ``out`` is never left half-written; an earlier output is renamed aside, not deleted, until the
+    new tree is in place (:func:`~cgan_augment.files.replace_folder`). Real items from files keep their name (and sub-folders)
+    under their class folder; other real items and synthetic ones are PNG (images in [0, 1]).
+
+    Args:
+        dataset: the SyntheticDataset to write.
+        out: the folder to create; it must not exist or be empty, or (with ``force``) hold an
+            earlier output of this function (it is then replaced).
+        link: hard-link real files instead of copying them (a symbolic link where a hard link is
+            not possible, e.g. across file systems).
+        info: more JSON-able facts to record in ``augment.json`` (data source, model, seed).
+        on_item: called with ``(done, total)`` after each file.
+
+    Returns:
+        Files written per class, ``{class: count}``.
+
+    Raises:
+        OutputDirError: ``out`` is not empty (and not an earlier output with ``force``), lies
+            inside the real image folder, or cannot be written. ConfigError: a real file is
+            already named like a synthetic one (``synthetic_*.png``).
+    """
+    out = Path(out)
+    replace = check_out_folder(out, force=force, real=dataset.real)
+    names: list[tuple[int, str, Optional[str]]] = []  # (class, name, source file) per real item
+    for i, label in enumerate(dataset.targets[:dataset.num_real]):
+        src = _source_file(dataset.real, i)
+        names.append((label, src[1], src[0]) if src else (label, f"real_{i:05d}.png", None))
+    clash = next(((k, n) for k, n, _ in names if Path(n).name.startswith(SYNTHETIC_PREFIX)), None)
+    if clash:
+        raise ConfigError(f"real file {clash[1]!r} of class {dataset.classes[clash[0]]!r} is named like a synthetic "
+                          f"one ({SYNTHETIC_PREFIX}*.png); is DATA an earlier augment output? Rename it or use the original data.")
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    except OSError as e:
+        raise OutputDirError(f"{out}: cannot create the output folder ({e.strerror}).") from None
+    total, done, written = len(dataset), 0, {c: 0 for c in dataset.classes}
+    try:
+        for c in dataset.classes:
+            (tmp / c).mkdir()
+        for i, (label, name, src) in enumerate(names):
+            dst = tmp / dataset.classes[label] / name
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            if src is None:
+                _save_image(dataset.real[i][0], dst)
+            elif link:
+                try:
+                    os.link(src, dst)
+                except OSError:
+                    os.symlink(os.path.abspath(src), dst)
+            else:
+                shutil.copyfile(src, dst)
+            written[dataset.classes[label]] += 1
+            done += 1
+            if on_item:
+                on_item(done, total)
+        per_class = [0] * len(dataset.classes)
+        for j, label in enumerate(dataset.synthetic_targets):
+            save_png(dataset.pool[j].float() / 255, tmp / dataset.classes[label] / f"{SYNTHETIC_PREFIX}{per_class[label]:05d}.png")
+            per_class[label] += 1
+            written[dataset.classes[label]] += 1
+            done += 1
+            if on_item:
+                on_item(done, total)
+        record = dict(info or {}, plan=dataset.plan, seed=dataset.seed, linked=link)
+        (tmp / MARKER).write_text(json.dumps(record, indent=2) + "\n")
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700
+        replace_folder(tmp, out)  # the earlier output is renamed aside, this one in, then the old one deleted
+    except OSError as e:
+        kept = "the earlier output in it is unchanged" if replace else "nothing was written to it"
+        raise OutputDirError(f"{out}: could not write ({e.strerror or e}); {kept}.") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return written
+
+
+# ----------------------------------------------------------------------------- sample files
+
+
+def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optional[Sequence[str]] = None,
+                  n: int = 16, seed: int = 0, device: DeviceLike = "auto") -> list[Path]:
+    """Sample ``n`` images of each class in ``classes`` (names or indices; default all) from the
+    model file ``model``. ``out`` ending in ``.png`` gets one grid (one row per class); otherwise
+    ``out/<class>/00000.png``… Returns the paths written."""
+    if n < 1:
+        raise ConfigError(f"--n should be a positive number of images. Got {n}.")
+    generator = load_generator(model, device=resolve_device(device))
+    wanted = list(classes) if classes else list(generator.classes)
+    labels = [generator.class_index(int(c) if isinstance(c, str) and c not in generator.classes and c.isdigit() else c)
+              for c in wanted]
+    images = generator.sample(torch.tensor(labels).repeat_interleave(n), seed=seed).cpu()
+    out = Path(out)
+    try:
+        if out.suffix.lower() == ".png":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            save_grid(images, out, nrow=n)
+            return [out]
+        paths = []
+        for i, label in enumerate(labels):
+            folder = out / generator.classes[label]
+            folder.mkdir(parents=True, exist_ok=True)
+            for j in range(n):
+                paths.append(folder / f"{j:05d}.png")
+                save_png(images[i * n + j], paths[-1])
+        return paths
+    except OSError as e:
+        raise OutputDirError(f"{out}: cannot write here ({e.strerror}).") from None

@@ -1,0 +1,170 @@
+"""From files and flags to a report: check that a model file never saw the test split, fit a
+generator or reuse one, :func:`make_report` and the demo. The one library module that trains a
+generator (imports :mod:`cgan_augment.train`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+
+from .checkpoint import load_generator, read_metadata
+from .data import DataSpec, fingerprint, load_data
+from .devices import resolve_device
+from .errors import ConfigError, DataError
+from .files import make_dir
+from .report import SYNTHETIC_ARMS, Progress, ReportConfig, run_report
+from .train import TrainConfig, train_generator
+
+__all__ = ["make_report", "run_demo", "demo_settings", "check_model_split", "DEMO_SPEC"]
+
+
+def _same_source(a: str, b: str) -> bool:
+    if a.startswith("builtin:") or b.startswith("builtin:"):
+        return a == b
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_model_split(meta: dict, spec: DataSpec, train, test_source: Optional[str] = None, name: str = "MODEL") -> None:
+    """Refuse a generator that saw the report's test images, or other training images than ``train``.
+
+    Args:
+        meta: the model file's metadata (:func:`~cgan_augment.read_metadata`).
+        spec: the report's data spec; train: the training split rebuilt from it.
+        test_source: the ``--test`` data, when the test set is a separate source.
+        name: how to call the model in messages (its path).
+
+    Raises:
+        DataError: the model records no data, was trained on all the data or another split,
+            on the ``--test`` data itself, or on other training images.
+    """
+    data = meta.get("data") or {}
+    if "source" not in data:
+        raise DataError(f"{name}: the model file does not record the data it was trained on, so it cannot be checked "
+                        "against the test split; refit it with `cgan-augment fit`, or pass --fit.")
+    source = data["source"]
+    refit = (f"refit with `cgan-augment fit {spec.source} --test-split {spec.test_split} --data-seed {spec.seed}"
+             + (f" --imbalance {spec.imbalance:g}" if spec.imbalance else "") + "`, or pass --fit")
+    if test_source is not None:
+        if _same_source(source, test_source):
+            raise DataError(f"{name}: was trained on {source}, the data given as --test; a generator must never see "
+                            "the test images. Use other test data, or --test-split with a model fitted on the same split.")
+    elif spec.test_split is not None:
+        if data.get("test_split") is None:
+            raise DataError(f"{name}: was trained on all of {source} (no test split), so it has seen the test images; {refit}.")
+        if not _same_source(source, spec.source) or float(data["test_split"]) != float(spec.test_split) \
+                or int(data.get("seed", 0)) != int(spec.seed):
+            raise DataError(f"{name}: was trained with test split {data['test_split']} (data seed {data.get('seed')}) of "
+                            f"{source}, not the report's {spec.test_split} (data seed {spec.seed}) of {spec.source}, so it "
+                            f"may have seen the test images; {refit}.")
+    else:
+        raise ConfigError("the report needs held-out test data the generator never saw: pass --test TESTDATA or --test-split 0.2.")
+    if data.get("train_fingerprint") != fingerprint(train.indices):
+        raise DataError(f"{name}: was trained on other images than this report's training split (another DATA, "
+                        f"--imbalance, --data-seed or --skip-bad?); {refit}.")
+
+
+def _load_test(spec: DataSpec, test: str, train):
+    test_spec = DataSpec(test, image_size=train.image_size, channels=train.channels, skip_bad=spec.skip_bad)
+    return load_data(test_spec).train
+
+
+def _fit_or_reuse(train, spec: DataSpec, fit, folder: Path, device, resume: bool, force: bool, on_progress):
+    """Fit a generator on ``train`` into ``folder``; with ``resume``, reuse or continue one made there
+    with the same settings and training split."""
+    model = folder / "model.safetensors"
+    if resume and model.exists():
+        meta = read_metadata(model)
+        same = (TrainConfig.from_dict(meta.get("train_config", {})) == fit
+                and meta.get("data", {}).get("train_fingerprint") == fingerprint(train.indices))
+        if same and int(meta.get("step", 0)) >= fit.steps:
+            return load_generator(model, device=device)
+    resume = resume and (folder / "checkpoint.safetensors").exists()
+
+    def on_step(step, total, stats):
+        if on_progress:
+            on_progress("fit", step, total, f"D {stats['loss_d']:.2f} G {stats['loss_g']:.2f}")
+
+    return train_generator(train, fit, folder, data_info=spec.to_dict(), device=device, resume=resume,
+                           force=force, on_step=on_step)
+
+
+def make_report(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path, None] = None, fit=None,
+           test: Optional[str] = None, config: ReportConfig = ReportConfig(), oracle: bool = False,
+           device: Union[str, torch.device] = "auto", on_progress: Optional[Progress] = None,
+           resume: bool = False, force: bool = False) -> dict:
+    """Load the data of ``spec``, check or fit the generator, and write the report to ``out``.
+
+    Args:
+        spec: the data; with ``spec.test_split`` the held-out part is the test set.
+        out: the report folder (a generator fitted here goes to ``out/generator``).
+        model: a ``model.safetensors`` fitted on the same training split (checked), or
+        fit: a :class:`~cgan_augment.TrainConfig` to fit the generator on the training split here;
+            a report whose arms include no synthetic arm needs neither.
+        test: separate test data (folder, ``.npz`` or ``builtin:``) instead of ``spec.test_split``.
+        config: the report settings. oracle: add the oracle arm, trained on the training split
+            before the long tail (needs ``spec.imbalance``).
+        device, on_progress, resume: as in :func:`run_report`; ``on_progress`` also gets stage
+            ``"fit"``. force: replace a generator already in ``out/generator``.
+
+    Returns:
+        The report as a dict.
+
+    Raises:
+        ConfigError: neither or both of ``model`` and ``fit``, of ``test`` and ``spec.test_split``;
+            ``oracle`` without ``spec.imbalance``. DataError: a model that saw the test images.
+    """
+    needs_generator = any(a in SYNTHETIC_ARMS for a in config.arms)
+    if (model is not None and fit is not None) or (needs_generator and model is None and fit is None):
+        raise ConfigError("give exactly one of --model MODEL (a fitted model.safetensors) and --fit (fit one here); "
+                          "only a report without synthetic arms needs neither.")
+    if (test is None) == (spec.test_split is None):
+        raise ConfigError("the report needs exactly one source of held-out test data: --test TESTDATA or --test-split 0.2.")
+    if oracle and spec.imbalance is None:
+        raise ConfigError("--oracle needs --imbalance: the oracle arm trains on the training split before the long tail.")
+    device = resolve_device(device)
+    out = Path(out)
+    loaded = load_data(spec)
+    train = loaded.train
+    test_ds = loaded.test if test is None else _load_test(spec, test, train)
+    generator = None
+    if model is not None:
+        meta = read_metadata(model)
+        check_model_split(meta, spec, train, test, name=str(model))
+        generator = load_generator(model, device=device)
+    make_dir(out)  # only once the inputs are known good: a refused run leaves no empty folder behind
+    if fit is not None:
+        generator = _fit_or_reuse(train, spec, fit, out / "generator", device, resume, force, on_progress)
+    oracle_ds = load_data(replace(spec, imbalance=None)).train if oracle else None
+    info = dict(spec.to_dict(), test=test, skipped=loaded.skipped, model=str(model) if model else (str(out / "generator" / "model.safetensors") if fit else None))
+    return run_report(train, test_ds, generator, config, oracle=oracle_ds, out=out, device=device,
+                      on_progress=on_progress, resume=resume, data_info=info)
+
+
+# ----------------------------------------------------------------------------- demo
+
+# The digits are 8×8 at heart; 16×16 keeps every detail and costs a third of 28×28.
+DEMO_SPEC = DataSpec("builtin:digits", image_size=16, test_split=0.3, imbalance=20, seed=0)
+
+
+def demo_settings():
+    """(DataSpec, TrainConfig, ReportConfig) of :func:`run_demo`, sized to finish in under 5 minutes
+    on 2 CPU cores: a width-16 DCGAN for 1,000 steps, the CNN for 400 steps per arm, 3 seeds."""
+    fit = TrainConfig(family="dcgan", width=16, steps=1000, sample_every=250, checkpoint_every=1000)
+    config = ReportConfig(steps=400, seeds=(0, 1, 2))
+    return DEMO_SPEC, fit, config
+
+
+def run_demo(out: Union[str, Path] = "runs/demo", *, device: Union[str, torch.device] = "auto",
+         on_progress: Optional[Progress] = None, resume: bool = False) -> dict:
+    """The whole story on the bundled digits: long-tailed train split (imbalance 20), held-out
+    stratified test split (30%), fit a generator, report every arm including the oracle."""
+    spec, fit, config = demo_settings()
+    return make_report(spec, out, fit=fit, config=config, oracle=True, device=device, on_progress=on_progress,
+                  resume=resume, force=True)

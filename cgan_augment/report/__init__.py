@@ -1,0 +1,42 @@
+"""The accuracy-gain report: does synthetic data help a classifier, against honest baselines?
+
+The same classifier is trained with the same budget (optimiser steps, batch size, learning rate)
+under each *arm*, a way of using the imbalanced training data, and tested on a held-out split the
+generator never saw:
+
+==================  ===========================================================================
+``real``            the imbalanced training data as it is (shuffled epochs)
+``class-weights``   the same, loss weighted by inverse class frequency
+``oversample``      a class-balanced ``WeightedRandomSampler`` over the real images (no copies)
+``smote``           imbalanced-learn's SMOTE on flattened pixels (skipped if not installed)
+``classic-aug``     the class-balanced sampler plus a small random affine on every item
+                    (flips only with ``flips=True``): the cheap bar synthetic data has to clear
+``synthetic``       real + :class:`~cgan_augment.synthetic.SyntheticDataset` topped up to balance
+``synthetic+aug``   each item draws a class uniformly, then a synthetic image of it with
+                    probability ``alpha`` (if the class has any), else a real one; the affine
+                    goes on every item
+``synthetic-only``  generated images alone (the Classification Accuracy Score)
+``oracle``          the balanced data before the long tail, when given: the ceiling
+==================  ===========================================================================
+
+Every random choice of a run (initialisation, batches, augmentation, SMOTE, the synthetic pool)
+is drawn from the run's own seed. Each arm's training set is held in memory once (uint8) and
+batches are gathered from it, so a run costs little beyond the classifier's own compute.
+
+Entry point: :func:`run_report` (datasets and a generator in hand); from a
+:class:`~cgan_augment.data.DataSpec` and a model file or ``fit=``, see :mod:`cgan_augment.pipeline`. The library never prints; progress goes to ``on_progress(stage, done, total, detail)``.
+
+
+Modules, in import order: ``config`` (arms, classifiers, :class:`ReportConfig`), ``arms`` (each
+arm's data and batches), ``classifiers`` (build, train, predict, metrics), ``gains`` (gains and
+verdict), ``html`` (report.html, one self-contained page), ``outputs`` (report.json, report.md,
+report.html, figures), ``run`` (:func:`run_report`, run cache).
+"""
+
+from .classifiers import build_classifier
+from .config import ARMS, BASELINE_ARMS, CLASSIFIERS, METRICS, SYNTHETIC_ARMS, Progress, ReportConfig
+from .outputs import format_table
+from .run import run_report
+
+__all__ = ["ReportConfig", "run_report", "format_table", "build_classifier", "ARMS", "BASELINE_ARMS", "SYNTHETIC_ARMS",
+           "CLASSIFIERS", "METRICS", "Progress"]

@@ -1,0 +1,175 @@
+"""The arms' training data: each arm's pool in memory (uint8) and how its batches are drawn
+(shuffled epochs, a class-balanced sampler, or the synthetic mix), SMOTE, the random affine, and
+the synthetic pool a :class:`~cgan_augment.SyntheticDataset` adds."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from ..data import ArrayImages, LabeledSubset
+from ..errors import DataError
+from ..synthetic import SyntheticDataset
+from .config import ReportConfig
+
+
+def _as_tensors(dataset, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 N×C×H×W, int64 N) of a whole dataset; a subset of in-memory arrays is sliced directly."""
+    targets = torch.as_tensor(list(dataset.targets), dtype=torch.int64)
+    base = getattr(dataset, "dataset", None)
+    if isinstance(dataset, LabeledSubset) and isinstance(getattr(base, "images", None), torch.Tensor) \
+            and getattr(base, "transform", None) is None:
+        return base.images[dataset.indices].contiguous(), targets
+    return _gather(dataset, list(range(len(dataset))), chunk), targets
+
+
+def _gather(dataset, indices: list, chunk: int = 512) -> torch.Tensor:
+    """uint8 images of ``dataset[indices]``, fetched in batches where the dataset serves them."""
+    parts = []
+    for start in range(0, len(indices), chunk):
+        idx = indices[start:start + chunk]
+        items = dataset.__getitems__(idx) if hasattr(dataset, "__getitems__") else [dataset[i] for i in idx]
+        parts.append(_to_uint8(torch.stack([x for x, _ in items])))
+    if not parts:
+        raise DataError("empty dataset: nothing to train or test on.")
+    return torch.cat(parts)
+
+
+def _to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return (x.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+@dataclass
+class _ArmData:
+    """One arm's training pool and how batches are drawn from it."""
+
+    images: torch.Tensor  # (M, C, H, W) uint8
+    labels: torch.Tensor  # (M,) int64
+    sampling: str  # "shuffle" (epochs of permutations), "balanced" (WeightedRandomSampler), "mixed"
+    augment: bool = False
+    class_weights: Optional[torch.Tensor] = None
+    synthetic: Optional[torch.Tensor] = None  # (M,) bool, for "mixed"
+    note: str = ""
+
+    def batches(self, steps: int, batch_size: int, alpha: float, rng: torch.Generator) -> torch.Tensor:
+        """Pool indices of every step: (steps, batch_size) int64."""
+        total, n = steps * batch_size, len(self.labels)
+        if self.sampling == "shuffle":
+            idx = torch.cat([torch.randperm(n, generator=rng) for _ in range(-(-total // n))])[:total]
+        elif self.sampling == "balanced":
+            from torch.utils.data import WeightedRandomSampler
+
+            counts = torch.bincount(self.labels).double()
+            weights = 1.0 / counts[self.labels]  # each present class gets the same total weight
+            idx = torch.as_tensor(list(WeightedRandomSampler(weights, total, replacement=True, generator=rng)))
+        else:
+            idx = self._mixed(total, alpha, rng)
+        return idx.view(steps, batch_size)
+
+    def _mixed(self, total: int, alpha: float, rng: torch.Generator) -> torch.Tensor:
+        """A class uniformly; then, where the class has synthetic images, a synthetic one with
+        probability ``alpha``, else a real one; uniformly within the chosen group."""
+        groups = {}  # (class, is_synthetic) -> pool indices
+        for c in torch.unique(self.labels).tolist():
+            for syn in (False, True):
+                members = torch.nonzero((self.labels == c) & (self.synthetic == syn)).squeeze(1)
+                if len(members):
+                    groups[(c, syn)] = members
+        present = sorted({c for c, _ in groups})
+        cls = torch.as_tensor(present)[torch.randint(len(present), (total,), generator=rng)]
+        coin = torch.rand(total, generator=rng) < alpha
+        pick = torch.rand(total, generator=rng)
+        idx = torch.empty(total, dtype=torch.int64)
+        for c in present:
+            in_c = cls == c
+            if (c, True) in groups and (c, False) in groups:
+                syn_mask = in_c & coin
+            else:
+                syn_mask = in_c & ((c, True) in groups)
+            for syn, mask in ((True, syn_mask), (False, in_c & ~syn_mask)):
+                if mask.any():
+                    members = groups[(c, syn)]
+                    idx[mask] = members[(pick[mask] * len(members)).long().clamp(max=len(members) - 1)]
+        return idx
+
+
+def _smote(images: torch.Tensor, labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor, str]:
+    from imblearn.over_sampling import SMOTE
+
+    smallest = int(torch.bincount(labels).min())
+    if smallest < 2:
+        raise _Skip(f"SMOTE needs at least 2 images per class; the smallest class has {smallest}")
+    k = min(5, smallest - 1)
+    x = images.flatten(1).numpy().astype(np.float32) / 255
+    xs, ys = SMOTE(k_neighbors=k, random_state=seed).fit_resample(x, labels.numpy())
+    x_new = torch.from_numpy(np.round(np.clip(xs, 0, 1) * 255).astype(np.uint8)).view(-1, *images.shape[1:])
+    return x_new, torch.as_tensor(ys, dtype=torch.int64), f"k_neighbors={k}"
+
+
+class _Skip(Exception):
+    """An arm that cannot run here; the message says why (it goes into the report)."""
+
+
+def _augmenter(config: ReportConfig):
+    """Per-item random affine (and flip), from torchvision.transforms.v2, on the global RNG
+    (which the run seeds inside a forked RNG state)."""
+    from torchvision.transforms import v2
+
+    steps = [v2.RandomAffine(degrees=config.affine_degrees, translate=(config.affine_translate,) * 2,
+                             scale=(1 - config.affine_scale, 1 + config.affine_scale))]
+    if config.flips:
+        steps.append(v2.RandomHorizontalFlip())
+    transform = v2.Compose(steps)
+    return lambda x: torch.stack([transform(item) for item in x])
+
+
+def _arm_data(arm: str, real: tuple, num_classes: int, seed: int, config: ReportConfig, generator,
+              oracle: Optional[tuple], device: torch.device) -> _ArmData:
+    """The training pool of ``arm`` for ``seed`` (random draws from ``seed`` only)."""
+    images, labels = real
+    if arm == "real":
+        return _ArmData(images, labels, "shuffle")
+    if arm == "class-weights":
+        counts = torch.bincount(labels, minlength=num_classes).double()
+        weights = torch.where(counts > 0, len(labels) / (num_classes * counts.clamp(min=1)), torch.zeros_like(counts))
+        return _ArmData(images, labels, "shuffle", class_weights=weights.float())
+    if arm == "oversample":
+        return _ArmData(images, labels, "balanced")
+    if arm == "classic-aug":
+        return _ArmData(images, labels, "balanced", augment=True)
+    if arm == "smote":
+        try:
+            import imblearn  # noqa: F401
+        except ImportError:
+            raise _Skip("imbalanced-learn is not installed (pip install imbalanced-learn)") from None
+        x, y, note = _smote(images, labels, seed)
+        return _ArmData(x, y, "shuffle", note=note)
+    if arm == "oracle":
+        if oracle is None:
+            raise _Skip("no oracle data given (the balanced data before the long tail)")
+        return _ArmData(oracle[0], oracle[1], "shuffle")
+    if generator is None:
+        raise _Skip("no generator given")
+    if arm == "synthetic-only":
+        n = int(torch.bincount(labels).max())
+        y = torch.arange(generator.num_classes).repeat_interleave(n)
+        x = _to_uint8(generator.sample(y.to(device), seed=seed))
+        return _ArmData(x, y, "shuffle", note=f"{n} generated images per class")
+    syn_x, syn_y = _synthetic_pool(real, generator, config.synthetic_target, seed, device)
+    x, y = torch.cat([images, syn_x]), torch.cat([labels, syn_y])
+    is_syn = torch.cat([torch.zeros(len(labels), dtype=torch.bool), torch.ones(len(syn_y), dtype=torch.bool)])
+    note = f"{len(syn_y)} synthetic images"
+    if arm == "synthetic":
+        return _ArmData(x, y, "shuffle", note=note)
+    return _ArmData(x, y, "mixed", augment=True, synthetic=is_syn, note=note + f", alpha={config.alpha}")
+
+
+def _synthetic_pool(real: tuple, generator, target, seed: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The synthetic images and labels a ``SyntheticDataset`` over the real pool adds (uint8, int64)."""
+    images, labels = real
+    ds = SyntheticDataset(ArrayImages(images, labels.tolist(), generator.classes), generator, target,
+                          seed=seed, device=device)
+    return ds.pool.clone(), torch.as_tensor(ds.synthetic_targets, dtype=torch.int64)

@@ -1,0 +1,244 @@
+"""Running the report: every arm × seed, cached per run in ``out/runs``, then the summary and files."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+import torch
+
+from ..data import class_counts
+from ..devices import resolve_device
+from ..errors import DataError
+from ..files import make_dir, write_text_atomic
+from ..quality import per_class_quality
+from .arms import _arm_data, _as_tensors, _Skip, _to_uint8
+from .classifiers import _metrics, _predict, _train_classifier
+from .config import ARMS, SYNTHETIC_ARMS, Progress, ReportConfig
+from .gains import _summarise
+from .outputs import _write_outputs
+
+__all__ = ["run_report"]
+
+
+def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(), *, oracle=None,
+               out: Union[str, Path, None] = None, device: Union[str, torch.device] = "cpu",
+               on_progress: Optional[Progress] = None, resume: bool = False, data_info: Optional[dict] = None) -> dict:
+    """Train the classifier under every arm of ``config`` and compare them on ``test``.
+
+    Args:
+        train: the (imbalanced) training data; test: held-out data the generator never saw;
+            oracle: optional balanced training data (the ceiling arm). All three are labeled
+            datasets with ``classes``, ``targets``, ``image_size`` and ``channels``, items
+            ``(float C×H×W in [0, 1], int)``.
+        generator: a :class:`~cgan_augment.Generator` for the synthetic arms (``None`` skips them).
+        config: the report settings.
+        out: folder for ``report.json``, ``report.md``, ``recall_by_class.png``, ``samples.png``
+            and ``runs/`` (one JSON per arm and seed); ``None`` writes nothing.
+        device: where the classifiers train.
+        on_progress: called as ``(stage, done, total, detail)``; stage ``"classifiers"``
+            counts optimiser steps over all runs.
+        resume: reuse finished runs in ``out/runs`` made with the same settings, data and generator.
+        data_info: what to record about the data (e.g. the DataSpec as a dict).
+
+    Returns:
+        The report as a dict (what ``report.json`` holds).
+
+    Raises:
+        DataError: train, test, oracle or generator disagree on classes or image shape.
+    """
+    started = time.perf_counter()
+    device = resolve_device(device)
+    _check_compatible(train, test, generator, oracle)
+    classes, num_classes = list(train.classes), len(train.classes)
+    shape = (train.channels, train.image_size)
+    real = _as_tensors(train)
+    test_x, test_y = _as_tensors(test)
+    oracle_t = _as_tensors(oracle) if oracle is not None else None
+    out = Path(out) if out is not None else None
+    if out is not None:
+        make_dir(out / "runs")
+
+    keys = _run_keys(config, real, (test_x, test_y), oracle_t, generator)
+    arms = ["real"] + [a for a in config.arms if a != "real"] if "real" in config.arms else list(config.arms)
+    total = len(arms) * len(config.seeds) * config.steps
+    done = [0]
+
+    def tick(n: int, detail: str):
+        done[0] += n
+        if on_progress:
+            on_progress("classifiers", done[0], total, detail)
+
+    results, skipped, notes, quality = {}, {}, {}, None
+    for arm in arms:
+        for seed in config.seeds:
+            detail = f"{arm} (seed {seed})"
+            cached = _load_run(out, arm, seed, keys[arm]) if resume else None
+            need_quality = arm == "real" and seed == config.seeds[0] and quality is None
+            if need_quality and cached is not None:
+                quality = _load_quality(out, keys["quality"])
+                if quality is None and generator is not None:
+                    cached = None  # the quality measure needs this run's classifier again
+            if cached is not None:
+                results.setdefault(arm, {})[seed] = cached["metrics"]
+                notes[arm] = cached.get("note", "")
+                tick(config.steps, detail + " cached")
+                continue
+            try:
+                data = _arm_data(arm, real, num_classes, seed, config, generator, oracle_t, device)
+            except _Skip as why:
+                skipped[arm] = str(why)
+                tick(config.steps * len(config.seeds), f"{arm} skipped")
+                break
+            t0 = time.perf_counter()
+            model = _train_classifier(data, config, seed, shape, num_classes, device, lambda n: tick(n, detail))
+            preds, feats = _predict(model, test_x, config.eval_batch_size, device)
+            metrics = _metrics(test_y.numpy(), preds.numpy(), num_classes)
+            metrics["seconds"] = round(time.perf_counter() - t0, 2)
+            metrics["train_size"] = len(data.labels)
+            results.setdefault(arm, {})[seed] = metrics
+            notes[arm] = data.note
+            _save_run(out, arm, seed, keys[arm], metrics, data.note, preds)
+            if need_quality and generator is not None:
+                if on_progress:
+                    on_progress("classifiers", done[0], total, "sample quality")
+                quality = _sample_quality(model, feats, test_y, generator, config, seed, device, classes)
+                _save_quality(out, keys["quality"], quality)
+
+    result = _summarise(results, skipped, notes, quality, config, classes, real[1], test_y, oracle_t)
+    result.update(
+        data=dict(data_info or {}, classes=classes, image_size=train.image_size, channels=train.channels,
+                  train_counts=class_counts(train), test_counts=class_counts(test),
+                  oracle_counts=class_counts(oracle) if oracle is not None else None),
+        generator=_generator_summary(generator),
+        versions=_versions(), device=str(device),
+        wall_seconds=round(time.perf_counter() - started, 1),
+    )
+    if out is not None:
+        result["files"] = _write_outputs(result, out, real, generator, config)
+    return result
+
+
+def _check_compatible(train, test, generator, oracle) -> None:
+    for name, ds in (("test", test), ("oracle", oracle)):
+        if ds is None:
+            continue
+        if list(ds.classes) != list(train.classes):
+            raise DataError(f"{name} data has classes {list(ds.classes)} but the training data has {list(train.classes)}; "
+                            "they must be the same classes in the same order.")
+        if (ds.channels, ds.image_size) != (train.channels, train.image_size):
+            raise DataError(f"{name} images are {ds.channels}×{ds.image_size}×{ds.image_size} but training images are "
+                            f"{train.channels}×{train.image_size}×{train.image_size}; pass the same --image-size and --channels.")
+    if generator is not None:
+        if list(generator.classes) != list(train.classes):
+            raise DataError(f"the generator knows classes {list(generator.classes)} but the data has {list(train.classes)}; "
+                            "use a model fitted on this data.")
+        if (generator.channels, generator.image_size) != (train.channels, train.image_size):
+            raise DataError(f"the generator makes {generator.channels}×{generator.image_size}×{generator.image_size} images "
+                            f"but the data is {train.channels}×{train.image_size}×{train.image_size}; pass the model's "
+                            "--image-size and --channels.")
+
+
+def _sample_quality(model, test_feats, test_y, generator, config, seed, device, classes) -> dict:
+    """Per-class quality of generated images against the held-out test images, in the feature
+    space of the ``real``-arm classifier (seed ``seed``)."""
+    y = torch.arange(generator.num_classes).repeat_interleave(config.quality_samples)
+    fake = _to_uint8(generator.sample(y.to(device), seed=10_000 + seed))
+    _, fake_feats = _predict(model, fake, config.eval_batch_size, device)
+    q = per_class_quality(test_feats, test_y, fake_feats, y, classes, k=config.quality_k)
+    q.update(reference="held-out test images", feature_space=f"{config.classifier} penultimate layer, real arm, seed {seed}",
+             samples_per_class=config.quality_samples)
+    return q
+
+
+def _generator_summary(generator) -> Optional[dict]:
+    if generator is None:
+        return None
+    meta = getattr(generator, "metadata", {}) or {}
+    return {k: meta.get(k) for k in ("arch", "train_config", "step", "data", "class_counts", "library_version")}
+
+
+def _versions() -> dict:
+    import sklearn
+    import torchvision
+
+    from .._version import __version__
+
+    versions = {"cgan_augment": __version__, "python": platform.python_version(), "torch": torch.__version__,
+                "torchvision": torchvision.__version__, "scikit-learn": sklearn.__version__, "numpy": np.__version__,
+                "platform": platform.platform()}
+    try:
+        import imblearn
+
+        versions["imbalanced-learn"] = imblearn.__version__
+    except ImportError:
+        versions["imbalanced-learn"] = None
+    return versions
+
+
+# ----------------------------------------------------------------------------- caching of runs
+
+
+def _tensor_hash(*tensors) -> str:
+    h = hashlib.sha256()
+    for t in tensors:
+        if t is not None:
+            h.update(t.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _run_keys(config, real, test, oracle, generator) -> dict:
+    """Per arm, what its cached runs depend on: settings (not the arm list or seeds), the data, and
+    the generator only for the synthetic arms and the oracle data only for the oracle arm."""
+    settings = {k: v for k, v in asdict(config).items() if k not in ("arms", "seeds")}
+    base = [json.dumps(settings, sort_keys=True), _tensor_hash(*real), _tensor_hash(*test), torch.__version__]
+    gen = "-"
+    if generator is not None:
+        gen = _tensor_hash(*[p.detach().cpu() for p in generator.state_dict().values()])
+    extra = {arm: [] for arm in ARMS}
+    for arm in SYNTHETIC_ARMS:
+        extra[arm] = [gen]
+    extra["oracle"] = [_tensor_hash(*oracle) if oracle is not None else "-"]
+    extra["quality"] = [gen]
+    return {arm: hashlib.sha256("|".join(base + [arm] + parts).encode()).hexdigest()[:16] for arm, parts in extra.items()}
+
+
+def _run_path(out: Path, arm: str, seed: int) -> Path:
+    return out / "runs" / f"{arm.replace('+', '_plus_')}__seed{seed}.json"
+
+
+def _load_run(out: Optional[Path], arm: str, seed: int, key: str) -> Optional[dict]:
+    if out is None:
+        return None
+    try:
+        saved = json.loads(_run_path(out, arm, seed).read_text())
+    except (OSError, ValueError):
+        return None
+    return saved if saved.get("key") == key else None
+
+
+def _save_run(out, arm, seed, key, metrics, note, preds) -> None:
+    if out is not None:
+        write_text_atomic(_run_path(out, arm, seed), json.dumps(
+            {"key": key, "arm": arm, "seed": seed, "metrics": metrics, "note": note, "predictions": preds.tolist()}))
+
+
+def _load_quality(out, key) -> Optional[dict]:
+    if out is None:
+        return None
+    try:
+        saved = json.loads((out / "runs" / "quality.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return saved["quality"] if saved.get("key") == key else None
+
+
+def _save_quality(out, key, quality) -> None:
+    if out is not None:
+        write_text_atomic(out / "runs" / "quality.json", json.dumps({"key": key, "quality": quality}))
