@@ -9,6 +9,7 @@ from .errors import (CGANAugmentError, ConfigError, DataError, DeviceError, Mode
 from .models import Generator
 from .pipeline import check_model_split, make_report, run_demo
 from .report import ReportConfig, run_report
+from .resampler import CGANOverSampler
 from .plan import format_plan, synthetic_plan
 from .synthetic import SyntheticDataset
 from .train import TrainConfig, train_generator
@@ -19,6 +20,7 @@ __all__ = [
     "TrainConfig", "train_generator", "resolve_device", "TrainingInterrupted",
     "Generator", "load_generator", "save_generator", "read_metadata",
     "SyntheticDataset", "synthetic_plan", "format_plan",
+    "CGANOverSampler",
     "ReportConfig", "run_report", "make_report", "run_demo", "check_model_split",
     "CGANAugmentError", "DataError", "ModelFileError", "ConfigError", "DeviceError", "OutputDirError", "TrainingDiverged",
 ]

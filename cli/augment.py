@@ -8,24 +8,14 @@ from .options import data_options, data_spec, user_errors
 from .progress import Progress
 
 
-def _target(value: str):
-    """--target: ``balance`` or a ratio in (0, 1] (checked by the library)."""
-    from cgan_augment.errors import ConfigError
-
-    if value == "balance":
-        return value
-    try:
-        return float(value)
-    except ValueError:
-        raise ConfigError(f"--target should be 'balance' or a ratio in (0, 1]. Got {value!r} instead.") from None
-
-
 @click.command()
 @data_options
 @click.option("--model", required=True, type=click.Path(dir_okay=False), help="The generator: a model.safetensors from `cgan-augment fit`.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create (ImageFolder layout).")
 @click.option("--target", default="balance", show_default=True,
-              help="balance (every class up to the largest) or a ratio R in (0, 1] (every class up to at least R × the largest).")
+              help="How many images each class gets, in imbalanced-learn's sampling_strategy forms: balance or all "
+                   "(every class up to the largest; auto and 'not majority' give the same), minority, 'not minority', "
+                   "a ratio R in (0, 1] (every class up to floor(R × the largest)), or NAME=TOTAL,NAME=TOTAL.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated images.")
 @click.option("--link", is_flag=True, help="Hard-link real image files instead of copying them (symlink across file systems).")
 @click.option("--resize", is_flag=True, help="Resize generated images when the generator's size or channels differ from the data's.")
@@ -46,11 +36,13 @@ def augment(data, image_size, channels, imbalance, test_split, data_seed, skip_b
     Examples:
       cgan-augment augment data/ --model runs/data/model.safetensors --out data_balanced/
       cgan-augment augment builtin:digits --imbalance 20 --model runs/digits/model.safetensors --out digits_bal/ --target 0.5
+      cgan-augment augment data/ --model runs/data/model.safetensors --out data_bal/ --target melanoma=400,nevus=900
     """
     from cgan_augment import SyntheticDataset, format_plan, load_data, load_generator, resolve_device
     from cgan_augment.export import check_out_folder, write_image_folder
+    from cgan_augment.plan import parse_target
 
-    wanted = _target(target)
+    wanted = parse_target(target)
     check_out_folder(out, force=force)
     dev = resolve_device(device)
     generator = load_generator(model, device=dev)

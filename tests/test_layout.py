@@ -13,7 +13,7 @@ ROOT = pathlib.Path(cgan_augment.__file__).parent
 LAYERS = {
     (): ["_version", "errors", "files", "devices", "data", "transforms", "models", "losses", "diffaugment",
          "deform", "quality", "checkpoint", "images", "curves", "diagnostics", "walks", "plan", "formats", "synthetic", "sampling", "export", "report", "train",
-         "pipeline", "__init__"],
+         "pipeline", "resampler", "__init__"],
     ("report",): ["config", "arms", "classifiers", "gains", "html", "outputs", "run", "__init__"],
 }
 

@@ -125,13 +125,12 @@ def test_samplers_balance_and_mix():
     labels = torch.tensor([0] * 90 + [1] * 10 + [1] * 5 + [2] * 8)
     synthetic = torch.tensor([False] * 100 + [True] * 13)
     images = torch.zeros(len(labels), 1, 4, 4, dtype=torch.uint8)
-    g = torch.Generator().manual_seed(0)
-    balanced = _ArmData(images, labels[:100], "balanced").batches(200, 50, 0.5, g).flatten()
+    balanced = _ArmData(images, labels[:100], "balanced").batches(200, 50, seed=0).flatten()
     share = torch.bincount(labels[balanced]).float() / len(balanced)
     assert abs(share[0] - 0.5) < 0.03  # two classes, drawn uniformly
-    mixed = _ArmData(images, labels, "mixed", synthetic=synthetic)
     for alpha in (0.0, 0.5, 1.0):
-        idx = mixed.batches(200, 60, alpha, torch.Generator().manual_seed(1)).flatten()
+        mixed = _ArmData(images, labels, "mixed", synthetic=synthetic, fraction=alpha)
+        idx = mixed.batches(200, 60, seed=1).flatten()
         cls, syn = labels[idx], synthetic[idx]
         assert abs((cls == 0).float().mean() - 1 / 3) < 0.03
         assert not syn[cls == 0].any()  # class 0 has no synthetic images
@@ -233,3 +232,27 @@ def test_cli_report_refuses_in_one_line(tmp_path, model):
     lines = [l for l in result.output.splitlines() if l.strip()]
     assert lines[-1].startswith("error: ") and "test images" in lines[-1] and "Traceback" not in result.output
     assert "demo" in _cli("--help").output
+
+
+def test_strong_arms_with_a_deform_generator(split):
+    """strong-aug is a baseline; synthetic+strong-aug mixes a deform model's variants only into
+    the classes under synthetic_below, through the public ClassBalancedSampler."""
+    from cgan_augment.deform import DeformConfig, fit_deform_generator
+    from cgan_augment.report.arms import _arm_data, _as_tensors
+
+    images, labels = _as_tensors(split.train)
+    g = fit_deform_generator(images, labels, split.train.classes, DeformConfig(pairs=16, registration_steps=5, min_class_size=5))
+    config = ReportConfig(arms=("real", "strong-aug", "synthetic+strong-aug"), seeds=(0,), synthetic_below=40, alpha=1.0, **TINY)
+    result = run_report(split.train, split.test, g, config, device="cpu")
+    assert set(result["arms"]) == {"real", "strong-aug", "synthetic+strong-aug"} and result["skipped"] == {}
+    data = _arm_data("synthetic+strong-aug", (images, labels), 10, 0, config, g, None, torch.device("cpu"))
+    assert data.augment == "strong-aug"
+    idx = data.batches(50, 32, seed=0).flatten()
+    counts = torch.bincount(labels, minlength=10)
+    drawn_syn = data.synthetic[idx]
+    for c in range(10):
+        in_c = data.labels[idx] == c
+        if counts[c] >= 40:
+            assert not drawn_syn[in_c].any(), c  # large classes: real items only
+        elif in_c.any():
+            assert drawn_syn[in_c].all(), c  # alpha 1: rare classes draw only synthetic items

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 import numpy as np
 import pytest
 import torch
@@ -48,12 +49,17 @@ def generator(model_path):
 
 @pytest.mark.parametrize("target, totals", [
     ("balance", [12, 12, 12]),
+    ("auto", [12, 12, 12]),
+    ("all", [12, 12, 12]),
+    ("minority", [12, 5, 12]),
+    ("not minority", [12, 12, 2]),
     (0.5, [12, 6, 6]),
     (1.0, [12, 12, 12]),
-    (0.3, [12, 5, 4]),  # ceil(0.3 × 12) = 4: "at least r × the largest"
+    (0.3, [12, 5, 3]),  # floor(0.3 × 12) = 3, as imbalanced-learn rounds
     ({"c": 7}, [12, 5, 7]),
     ({2: 7, "b": 5}, [12, 5, 7]),
-    (lambda counts: {c: max(n, 9) for c, n in counts.items()}, [12, 9, 9]),
+    (lambda y: {c: max(n, 9) for c, n in Counter(y).items()}, [12, 9, 9]),  # y: the class of every real item
+    (lambda y: {2: len(y)}, [12, 5, 19]),
 ])
 def test_each_target_form_gives_planned_counts(real, generator, target, totals):
     ds = SyntheticDataset(real, generator, target)
@@ -76,16 +82,18 @@ def test_plan_never_drops_real_items_and_prints_a_table():
 @pytest.mark.parametrize("target, message", [
     (1.5, "When 'target' is a float, it should be in the range (0, 1]. Got 1.5 instead."),
     (0.0, "range (0, 1]. Got 0.0 instead."),
-    ("most", "When 'target' is a string, it should be 'balance'. Got 'most' instead."),
+    ("most", "When 'target' is a string, it should be one of ['auto', 'minority', 'not minority', 'not majority', "
+             "'all', 'balance']. Got 'most' instead."),
     ({"zebra": 20}, "Class 'zebra' in 'target' is not a class of the data; the classes are ['a', 'b', 'c']."),
     ({7: 20}, "Class 7 in 'target' is not a class of the data"),
-    ({"c": 0}, "The wanted total for class 'c' in 'target' should be a positive whole number. Got 0 instead."),
-    ({"c": -3}, "should be a positive whole number. Got -3 instead."),
-    ({"c": 2.5}, "should be a positive whole number. Got 2.5 instead."),
-    ({"a": 4}, "is 4, below its 12 real items; real items are never dropped"),
-    (lambda counts: 12, "When 'target' is a callable, it should return a dict {class: wanted_total}. Got int instead."),
-    (lambda counts: {"nope": 3}, "Class 'nope' returned by the 'target' callable is not a class"),
-    ([1, 2, 3], "'target' should be 'balance', a float in (0, 1], a dict"),
+    ({"c": 0}, "The wanted total for class 'c' in 'target' should be at least its real count: there are 2 real items "
+               "and 0 are asked (real items are never dropped)."),
+    ({"c": -3}, "should be a whole number >= 0. Got -3 instead."),
+    ({"c": 2.5}, "should be a whole number >= 0. Got 2.5 instead."),
+    ({"a": 4}, "there are 12 real items and 4 are asked"),
+    (lambda y: 12, "When 'target' is a callable, it should return a dict {class: wanted_total}. Got int instead."),
+    (lambda y: {"nope": 3}, "Class 'nope' returned by the 'target' callable is not a class"),
+    ([1, 2, 3], "'target' should be 'auto', 'minority', 'not minority', 'not majority', 'all' (or 'balance'), a float"),
 ])
 def test_bad_target_gives_one_clear_error(real, generator, target, message):
     with pytest.raises(ConfigError) as e:
@@ -328,8 +336,24 @@ def test_augment_npz_writes_real_items_as_png(real, model_path, tmp_path):
     assert np.array_equal(np.asarray(Image.open(out / "a" / "real_00000.png")), real.images[0, 0].numpy())  # lossless
 
 
+@pytest.mark.parametrize("target, totals", [("minority", [12, 5, 12]), ("not minority", [12, 12, 2]),
+                                            ("b=9,c=4", [12, 9, 4]), ("auto", [12, 12, 12])])
+def test_augment_target_takes_the_sampling_strategy_forms(real, model_path, tmp_path, target, totals):
+    import json
+
+    npz = tmp_path / "tiny.npz"
+    np.savez(npz, x=real.images[:, 0].numpy(), y=np.array(real.targets), classes=np.array(CLASSES))
+    result = _run(["augment", str(npz), "--model", str(model_path), "--out", str(tmp_path / "o"), "--target", target])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((tmp_path / "o" / "augment.json").read_text())["plan"]
+    assert [p["total"] for p in plan.values()] == totals
+
+
 @pytest.mark.parametrize("args, message", [
-    (["--target", "lots"], "error: --target should be 'balance' or a ratio in (0, 1]. Got 'lots' instead."),
+    (["--target", "lots"], "error: --target should be 'auto', 'minority', 'not minority', 'not majority', 'all', "
+                           "'balance', a ratio in (0, 1] or NAME=TOTAL pairs ('cat=500,dog=300'). Got 'lots' instead."),
+    (["--target", "c=many"], "error: --target as a dict should be NAME=TOTAL pairs separated by commas"),
+    (["--target", "zebra=3"], "error: Class 'zebra' in 'target' is not a class of the data; the classes are ['a', 'b', 'c']."),
     (["--target", "1.5"], "error: When 'target' is a float, it should be in the range (0, 1]. Got 1.5 instead."),
     (["--image-size", "12"], "error: the generator makes 1×8×8 images (C×H×W) but the real images are 1×12×12"),
 ])

@@ -11,10 +11,12 @@ generator never saw:
 ``smote``           imbalanced-learn's SMOTE on flattened pixels (skipped if not installed)
 ``classic-aug``     the class-balanced sampler plus a small random affine on every item
                     (flips only with ``flips=True``): the cheap bar synthetic data has to clear
+``strong-aug``      the same with elastic distortion before the affine: the higher bar
 ``synthetic``       real + :class:`~cgan_augment.synthetic.SyntheticDataset` topped up to balance
 ``synthetic+aug``   each item draws a class uniformly, then a synthetic image of it with
                     probability ``alpha`` (if the class has any), else a real one; the affine
-                    goes on every item
+                    goes on every item (``ClassBalancedSampler(synthetic_fraction=alpha)``)
+``synthetic+strong-aug``  the same mix under the strong augmentation
 ``synthetic-only``  generated images alone (the Classification Accuracy Score)
 ``oracle``          the balanced data before the long tail, when given: the ceiling
 ==================  ===========================================================================

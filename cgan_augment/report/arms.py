@@ -1,6 +1,6 @@
 """The arms' training data: each arm's pool in memory (uint8) and how its batches are drawn
-(shuffled epochs, a class-balanced sampler, or the synthetic mix), SMOTE, the random affine, and
-the synthetic pool a :class:`~cgan_augment.SyntheticDataset` adds."""
+(shuffled epochs, or the public :class:`~cgan_augment.sampling.ClassBalancedSampler`, with or
+without synthetic items), SMOTE, the batched augmentations, and the synthetic pool a :class:`~cgan_augment.SyntheticDataset` adds."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import torch
 
 from ..data import ArrayImages, LabeledSubset
 from ..errors import DataError
+from ..sampling import ClassBalancedSampler
 from ..synthetic import SyntheticDataset
+from ..transforms import Augmentation
 from .config import ReportConfig
 
 
@@ -48,52 +50,38 @@ class _ArmData:
 
     images: torch.Tensor  # (M, C, H, W) uint8
     labels: torch.Tensor  # (M,) int64
-    sampling: str  # "shuffle" (epochs of permutations), "balanced" (WeightedRandomSampler), "mixed"
-    augment: bool = False
+    sampling: str  # "shuffle" (epochs of permutations), "balanced" or "mixed" (ClassBalancedSampler)
+    augment: str = ""  # "", "classic-aug" (affine) or "strong-aug" (elastic, then affine)
+    fraction: object = 0.0  # synthetic_fraction of the "mixed" sampler
     class_weights: Optional[torch.Tensor] = None
     synthetic: Optional[torch.Tensor] = None  # (M,) bool, for "mixed"
+
     note: str = ""
 
-    def batches(self, steps: int, batch_size: int, alpha: float, rng: torch.Generator) -> torch.Tensor:
-        """Pool indices of every step: (steps, batch_size) int64."""
+    def batches(self, steps: int, batch_size: int, seed: int) -> torch.Tensor:
+        """Pool indices of every step: (steps, batch_size) int64, drawn from ``seed`` only."""
         total, n = steps * batch_size, len(self.labels)
         if self.sampling == "shuffle":
+            rng = torch.Generator().manual_seed(seed)
             idx = torch.cat([torch.randperm(n, generator=rng) for _ in range(-(-total // n))])[:total]
-        elif self.sampling == "balanced":
-            from torch.utils.data import WeightedRandomSampler
-
-            counts = torch.bincount(self.labels).double()
-            weights = 1.0 / counts[self.labels]  # each present class gets the same total weight
-            idx = torch.as_tensor(list(WeightedRandomSampler(weights, total, replacement=True, generator=rng)))
-        else:
-            idx = self._mixed(total, alpha, rng)
+        else:  # "balanced" (no synthetic items) or "mixed": the public sampler users get
+            view = _PoolView(self.labels, self.synthetic)
+            idx = ClassBalancedSampler(view, self.fraction if self.sampling == "mixed" else 0.0, seed=seed).draw(total)
         return idx.view(steps, batch_size)
 
-    def _mixed(self, total: int, alpha: float, rng: torch.Generator) -> torch.Tensor:
-        """A class uniformly; then, where the class has synthetic images, a synthetic one with
-        probability ``alpha``, else a real one; uniformly within the chosen group."""
-        groups = {}  # (class, is_synthetic) -> pool indices
-        for c in torch.unique(self.labels).tolist():
-            for syn in (False, True):
-                members = torch.nonzero((self.labels == c) & (self.synthetic == syn)).squeeze(1)
-                if len(members):
-                    groups[(c, syn)] = members
-        present = sorted({c for c, _ in groups})
-        cls = torch.as_tensor(present)[torch.randint(len(present), (total,), generator=rng)]
-        coin = torch.rand(total, generator=rng) < alpha
-        pick = torch.rand(total, generator=rng)
-        idx = torch.empty(total, dtype=torch.int64)
-        for c in present:
-            in_c = cls == c
-            if (c, True) in groups and (c, False) in groups:
-                syn_mask = in_c & coin
-            else:
-                syn_mask = in_c & ((c, True) in groups)
-            for syn, mask in ((True, syn_mask), (False, in_c & ~syn_mask)):
-                if mask.any():
-                    members = groups[(c, syn)]
-                    idx[mask] = members[(pick[mask] * len(members)).long().clamp(max=len(members) - 1)]
-        return idx
+
+class _PoolView:
+    """``targets`` and ``is_synthetic`` of an arm's pool, for :class:`ClassBalancedSampler`."""
+
+    def __init__(self, labels: torch.Tensor, synthetic: Optional[torch.Tensor]):
+        self.targets = labels.tolist()
+        self._synthetic = synthetic
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def is_synthetic(self, i: int) -> bool:
+        return self._synthetic is not None and bool(self._synthetic[i])
 
 
 def _smote(images: torch.Tensor, labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -113,17 +101,18 @@ class _Skip(Exception):
     """An arm that cannot run here; the message says why (it goes into the report)."""
 
 
-def _augmenter(config: ReportConfig):
-    """Per-item random affine (and flip), from torchvision.transforms.v2, on the global RNG
-    (which the run seeds inside a forked RNG state)."""
-    from torchvision.transforms import v2
+def _augmenter(config: ReportConfig, strong: bool) -> Augmentation:
+    """The batched augmentation of an augmented arm: the affine, after elastic distortion if ``strong``."""
+    return Augmentation(config.affine_degrees, config.affine_translate, config.affine_scale, config.flips,
+                        config.elastic_alpha if strong else 0.0, config.elastic_sigma)
 
-    steps = [v2.RandomAffine(degrees=config.affine_degrees, translate=(config.affine_translate,) * 2,
-                             scale=(1 - config.affine_scale, 1 + config.affine_scale))]
-    if config.flips:
-        steps.append(v2.RandomHorizontalFlip())
-    transform = v2.Compose(steps)
-    return lambda x: torch.stack([transform(item) for item in x])
+
+def _synthetic_fraction(config: ReportConfig, real_labels: torch.Tensor):
+    """``alpha`` for every class with synthetic items, or only below ``synthetic_below`` real images."""
+    if config.synthetic_below is None:
+        return config.alpha
+    counts = torch.bincount(real_labels)
+    return {c: (config.alpha if int(n) < config.synthetic_below else 0.0) for c, n in enumerate(counts.tolist())}
 
 
 def _arm_data(arm: str, real: tuple, num_classes: int, seed: int, config: ReportConfig, generator,
@@ -138,8 +127,8 @@ def _arm_data(arm: str, real: tuple, num_classes: int, seed: int, config: Report
         return _ArmData(images, labels, "shuffle", class_weights=weights.float())
     if arm == "oversample":
         return _ArmData(images, labels, "balanced")
-    if arm == "classic-aug":
-        return _ArmData(images, labels, "balanced", augment=True)
+    if arm in ("classic-aug", "strong-aug"):
+        return _ArmData(images, labels, "balanced", augment=arm)
     if arm == "smote":
         try:
             import imblearn  # noqa: F401
@@ -164,7 +153,10 @@ def _arm_data(arm: str, real: tuple, num_classes: int, seed: int, config: Report
     note = f"{len(syn_y)} synthetic images"
     if arm == "synthetic":
         return _ArmData(x, y, "shuffle", note=note)
-    return _ArmData(x, y, "mixed", augment=True, synthetic=is_syn, note=note + f", alpha={config.alpha}")
+    below = "" if config.synthetic_below is None else f" for classes under {config.synthetic_below} real images"
+    return _ArmData(x, y, "mixed", augment="strong-aug" if arm == "synthetic+strong-aug" else "classic-aug",
+                    synthetic=is_syn, fraction=_synthetic_fraction(config, labels),
+                    note=note + f", alpha={config.alpha}{below}")
 
 
 def _synthetic_pool(real: tuple, generator, target, seed: int, device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -61,21 +61,22 @@ def _train_classifier(data: _ArmData, config: ReportConfig, seed: int, shape: tu
                       device: torch.device, tick: Callable[[int], None]) -> nn.Module:
     """Train a fresh classifier on ``data`` for ``config.steps`` steps; everything drawn from ``seed``."""
     channels, side = shape
-    augment = _augmenter(config) if data.augment else None
+    augment = _augmenter(config, strong=data.augment == "strong-aug") if data.augment else None
+    aug_rng = torch.Generator(device=device).manual_seed(seed)
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         model = build_classifier(config.classifier, channels, side, num_classes).to(device)
         opt = torch.optim.Adam(model.parameters(), lr=config.lr)
-        batches = data.batches(config.steps, config.batch_size, config.alpha, torch.Generator().manual_seed(seed))
+        batches = data.batches(config.steps, config.batch_size, seed)
         weight = data.class_weights.to(device) if data.class_weights is not None else None
         model.train()
         done = 0
         for step, idx in enumerate(batches, start=1):
-            x = data.images.index_select(0, idx).float().div_(255)  # (B, C, H, W) in [0, 1]
+            x = data.images.index_select(0, idx).to(device).float().div_(255)  # (B, C, H, W) in [0, 1]
             if augment is not None:
-                x = augment(x)
-            loss = F.cross_entropy(model(x.to(device)), data.labels.index_select(0, idx).to(device), weight=weight)
+                x = augment(x, aug_rng)  # one grid_sample per batch, on the device
+            loss = F.cross_entropy(model(x), data.labels.index_select(0, idx).to(device), weight=weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Callable
+from typing import Callable, Optional
 
 
 from ..errors import ConfigError
 
 __all__ = ["ReportConfig", "ARMS", "BASELINE_ARMS", "SYNTHETIC_ARMS", "CLASSIFIERS", "METRICS", "Progress"]
 
-ARMS = ("real", "class-weights", "oversample", "smote", "classic-aug", "synthetic", "synthetic+aug",
-        "synthetic-only", "oracle")
-BASELINE_ARMS = ("class-weights", "oversample", "smote", "classic-aug")
-SYNTHETIC_ARMS = ("synthetic", "synthetic+aug", "synthetic-only")
+ARMS = ("real", "class-weights", "oversample", "smote", "classic-aug", "strong-aug", "synthetic", "synthetic+aug",
+        "synthetic+strong-aug", "synthetic-only", "oracle")
+BASELINE_ARMS = ("class-weights", "oversample", "smote", "classic-aug", "strong-aug")
+SYNTHETIC_ARMS = ("synthetic", "synthetic+aug", "synthetic+strong-aug", "synthetic-only")
 CLASSIFIERS = ("cnn", "logreg", "resnet18")
 METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 
@@ -32,11 +32,16 @@ class ReportConfig:
         seeds: the seeds; every arm runs once per seed, and gains are paired by seed.
         steps: optimiser steps per run (the same for every arm).
         batch_size: images per step. lr: Adam learning rate.
-        alpha: in ``synthetic+aug``, the chance that an item of a class with synthetic images is synthetic.
+        alpha: in ``synthetic+aug`` and ``synthetic+strong-aug``, the chance that an item of a class
+            with synthetic images is synthetic (``ClassBalancedSampler(synthetic_fraction=alpha)``).
+        synthetic_below: if set, only classes with fewer real images than this get synthetic items
+            in those arms (GIT's threshold: the large classes already show their variation).
         synthetic_target: the ``target`` handed to ``SyntheticDataset`` for the ``synthetic`` arm.
         affine_degrees, affine_translate, affine_scale: the random affine of the augmented arms:
             rotation in ±degrees, shift up to ``translate`` of the side, scale in 1 ± ``scale``.
         flips: also flip horizontally (only where the data allows it: digits do not).
+        elastic_alpha, elastic_sigma: the elastic distortion (px) that ``strong-aug`` and
+            ``synthetic+strong-aug`` apply before the affine (Simard et al. 2003).
         quality_samples: generated images per class for the sample-quality measure.
         quality_k: neighbourhood size of precision/recall/density/coverage.
         grid_samples: generated images per class in ``samples.png``.
@@ -50,11 +55,14 @@ class ReportConfig:
     batch_size: int = 64
     lr: float = 1e-3
     alpha: float = 0.25  # best of 0.1 / 0.25 / 0.5 in benchmarks/bench_generators.py (issue 5)
+    synthetic_below: Optional[int] = None
     synthetic_target: str = "balance"
     affine_degrees: float = 10.0
     affine_translate: float = 0.1
     affine_scale: float = 0.1
     flips: bool = False
+    elastic_alpha: float = 24.0
+    elastic_sigma: float = 4.0
     quality_samples: int = 200
     quality_k: int = 5
     grid_samples: int = 10

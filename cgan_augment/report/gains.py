@@ -71,6 +71,8 @@ def _gains(results: dict) -> dict:
                           "vs_best_baseline": _paired(results, arm, best) if best else None}
     if "synthetic+aug" in results and "classic-aug" in results:
         gains["synthetic+aug"]["vs_classic_aug"] = _paired(results, "synthetic+aug", "classic-aug")
+    if "synthetic+strong-aug" in results and "strong-aug" in results:
+        gains["synthetic+strong-aug"]["vs_strong_aug"] = _paired(results, "synthetic+strong-aug", "strong-aug")
     if "oracle" in results and "real" in results:
         gap = _mean_bacc(results, "oracle") - _mean_bacc(results, "real")
         gains["oracle_gap"] = gap
@@ -82,7 +84,7 @@ def _gains(results: dict) -> dict:
 
 def _verdict(gains: dict, results: dict) -> str:
     """One line: did the best synthetic arm beat the best baseline (or ``real``), beyond seed noise?"""
-    candidates = [a for a in ("synthetic", "synthetic+aug") if a in results]
+    candidates = [a for a in ("synthetic", "synthetic+aug", "synthetic+strong-aug") if a in results]
     if not candidates:
         return "no synthetic arm was run, so there is no verdict on synthetic data."
     arm = max(candidates, key=lambda a: _mean_bacc(results, a))

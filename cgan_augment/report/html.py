@@ -142,11 +142,10 @@ def _gains_table(result: dict) -> str:
     for arm, entry in gains.items():
         if not isinstance(entry, dict) or arm in ("oracle_gap_recovered",):
             continue
-        for key, label in (("vs_real", "real"), ("vs_best_baseline", f"best baseline ({gains.get('best_baseline')})"),
-                           ("vs_classic_aug", "classic-aug")):
-            g = entry.get(key)
-            if not g:
+        for key, g in entry.items():  # vs_real, vs_best_baseline, and any arm-specific comparison
+            if not key.startswith("vs_") or not g:
                 continue
+            label = f"best baseline ({g['vs']})" if key == "vs_best_baseline" else g["vs"]
             seeds = ", ".join(f"{100 * v:+.1f}" for v in g["per_seed"].values())
             beyond = "yes" if g["mean"] > 0 and (len(g["per_seed"]) < 2 or g["mean"] > g["std"]) else "no"
             rows.append([f"<td>{_e(arm)}</td>", f'<td class="text">{_e(label)}</td>',
