@@ -36,10 +36,12 @@ p, li { max-width: 52rem; }
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; font-size: .88rem; margin: .4rem 0 1rem; font-variant-numeric: tabular-nums; }
 th, td { border-bottom: 1px solid var(--rule); padding: .3rem .6rem; text-align: right; vertical-align: top; }
+td { white-space: nowrap; }
 th:first-child, td:first-child, td.text, th.text { text-align: left; }
+td.heat { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
 thead th { background: var(--tint); border-bottom: 2px solid var(--rule); }
 tr.best td { font-weight: 600; }
-td.note { color: var(--muted); text-align: left; max-width: 22rem; }
+td.note { color: var(--muted); text-align: left; max-width: 22rem; white-space: normal; }
 figure { margin: .6rem 0 1.2rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--rule); }
 img.pixels { image-rendering: pixelated; }
@@ -169,7 +171,7 @@ def _recall_table(result: dict) -> str:
         cells = [f"<td>{_e(arm)}</td>"]
         for r in entry["per_class_recall"]["mean"]:
             shade = int(255 - 90 * max(0.0, min(1.0, r)))
-            cells.append(f'<td style="background: rgb({shade}, {min(255, shade + 40)}, 255)">{r:.2f}</td>')
+            cells.append(f'<td class="heat" style="background: rgb({shade}, {min(255, shade + 40)}, 255)">{r:.2f}</td>')
         rows.append(cells)
     return _table(head, rows)
 
