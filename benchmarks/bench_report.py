@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from cgan_augment import DataSpec, TrainConfig
-from cgan_augment.pipeline import make_report
+from cgan_augment.pipeline import report_from_spec
 from cgan_augment.report import ARMS, ReportConfig, format_table
 
 
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
         model = _finished_generator(Path(args.out) / name / "generator") if synthetic and not args.refit else None
         if model is not None:
             print(f"{name}: reusing {model} (pass --refit to fit a new one)", file=sys.stderr)
-        result = make_report(spec, Path(args.out) / name, model=model, fit=fit if synthetic and model is None else None,
+        result = report_from_spec(spec, Path(args.out) / name, model=model, fit=fit if synthetic and model is None else None,
                              config=config, oracle=True, device=args.device,
                         on_progress=progress, resume=True)
         wall = time.time() - t0

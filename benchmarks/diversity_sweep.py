@@ -20,7 +20,7 @@ import torch
 from cgan_augment import DataSpec, TrainConfig, load_data, train_generator
 from cgan_augment.diagnostics import class_diversity
 from cgan_augment.images import save_grid
-from cgan_augment.train import _real_examples
+from cgan_augment.train.maintenance import _real_examples
 
 torch.set_num_threads(1)
 name, fields = sys.argv[1], json.loads(sys.argv[2])

@@ -7,20 +7,20 @@ from .devices import resolve_device
 from .errors import (CGANAugmentError, ConfigError, DataError, DeviceError, ModelFileError, OutputDirError,
                      TrainingDiverged, TrainingInterrupted)
 from .models import Generator
-from .pipeline import check_model_split, make_report, run_demo
+from .pipeline import check_model_split, report_from_spec, run_demo
 from .report import ReportConfig, run_report
 from .resampler import CGANOverSampler
 from .plan import format_plan, synthetic_plan
 from .synthetic import SyntheticDataset
-from .train import TrainConfig, train_generator
+from .train import RunSettings, TrainConfig, train_generator
 
 __all__ = [
     "__version__",
     "DataSpec", "LoadedData", "load_data", "class_counts", "ImageFolderImages", "ArrayImages", "LabeledSubset",
-    "TrainConfig", "train_generator", "resolve_device", "TrainingInterrupted",
+    "TrainConfig", "RunSettings", "train_generator", "resolve_device", "TrainingInterrupted",
     "Generator", "load_generator", "save_generator", "read_metadata",
     "SyntheticDataset", "synthetic_plan", "format_plan",
     "CGANOverSampler",
-    "ReportConfig", "run_report", "make_report", "run_demo", "check_model_split",
+    "ReportConfig", "run_report", "report_from_spec", "run_demo", "check_model_split",
     "CGANAugmentError", "DataError", "ModelFileError", "ConfigError", "DeviceError", "OutputDirError", "TrainingDiverged",
 ]

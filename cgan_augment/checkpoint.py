@@ -139,7 +139,7 @@ def generator_arch(generator: Generator) -> dict:
     return {**arch, **{k: getattr(generator, k) for k in FAMILY_ARCH.get(generator.family, {})}}
 
 
-def load_generator(path: Union[str, Path], device: DeviceLike = "cpu") -> Generator:
+def load_generator(path: Union[str, Path], device: DeviceLike = "auto") -> Generator:
     """Rebuild the generator stored in ``path`` (a ``model.safetensors``) on ``device``, in eval mode.
 
     Raises:

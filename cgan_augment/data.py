@@ -21,7 +21,8 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from .errors import ConfigError, DataError
+from .constraints import BOOL, Check, CheckedConfig, Interval, OneOf
+from .errors import DataError
 
 __all__ = [
     "DataSpec",
@@ -43,7 +44,7 @@ BUILTINS = ("digits", "mnist5k")
 
 
 @dataclass(frozen=True)
-class DataSpec:
+class DataSpec(CheckedConfig):
     """Where the data comes from and how it is prepared; stored in the model file.
 
     Args:
@@ -67,15 +68,20 @@ class DataSpec:
     seed: int = 0
     skip_bad: bool = False
 
-    def __post_init__(self):
-        if self.image_size is not None and not (4 <= self.image_size <= 512):
-            raise ConfigError(f"image_size should be between 4 and 512. Got {self.image_size}.")
-        if self.channels not in (None, 1, 3):
-            raise ConfigError(f"channels should be 1 or 3. Got {self.channels}.")
-        if self.imbalance is not None and not self.imbalance >= 1:
-            raise ConfigError(f"imbalance should be a ratio >= 1 (largest / smallest class). Got {self.imbalance}.")
-        if self.test_split is not None and not (0 < self.test_split < 1 or float(self.test_split).is_integer()):
-            raise ConfigError(f"test_split should be a fraction in (0, 1) or a whole count. Got {self.test_split}.")
+    _parameter_constraints = {
+        "source": [Check(lambda v: isinstance(v, str) and v, "a folder, an .npz file or builtin:NAME")],
+        "image_size": [None, Interval(int, 4, 512)],
+        "channels": [None, OneOf((1, 3))],
+        "imbalance": [None, Interval(float, 1)],
+        "test_split": [None, Check(lambda v: not isinstance(v, bool) and (0 < v < 1 or (v >= 1 and float(v).is_integer())),
+                                   "a fraction in (0, 1) or a whole count")],
+        "seed": [Interval(int)],
+        "skip_bad": [BOOL],
+    }
+
+    def _normalise(self) -> None:
+        if isinstance(self.source, os.PathLike):
+            object.__setattr__(self, "source", os.fspath(self.source))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,17 +10,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError
 
 __all__ = ["diff_augment", "POLICIES"]
 
 POLICIES = ("translation", "cutout")
-
-
-def check_policy(policy: str) -> None:
-    for p in filter(None, policy.split(",")):
-        if p not in POLICIES:
-            raise ConfigError(f"diffaugment policy should be a comma-separated subset of {', '.join(POLICIES)} (or empty). Got {p!r}.")
 
 
 def _translation(x: torch.Tensor, generator, ratio: float = 0.125) -> torch.Tensor:

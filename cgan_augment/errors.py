@@ -30,8 +30,8 @@ class TrainingDiverged(CGANAugmentError, RuntimeError):
 
 
 class TrainingInterrupted(Exception):
-    """SIGINT/SIGTERM stopped training after a checkpoint was written; ``step`` is where it
-    stopped. Not a user error: the CLI exits 130."""
+    """Training stopped on request (``should_stop``; the CLI sets it from SIGINT/SIGTERM) after a
+    checkpoint was written; ``step`` is where it stopped. Not a user error: the CLI exits 130."""
 
     def __init__(self, step: int, out=None):
         super().__init__(f"interrupted at step {step}" + (f"; checkpoint saved in {out}, continue with --resume" if out else ""))

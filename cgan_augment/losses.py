@@ -5,16 +5,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError
 
 __all__ = ["LOSSES", "discriminator_loss", "generator_loss", "gradient_penalty", "mode_seeking_loss"]
 
 LOSSES = ("bce", "hinge", "wgan-gp")
-
-
-def check_loss(kind: str) -> None:
-    if kind not in LOSSES:
-        raise ConfigError(f"loss should be one of {', '.join(LOSSES)}. Got {kind!r}.")
 
 
 def discriminator_loss(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

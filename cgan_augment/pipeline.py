@@ -1,5 +1,5 @@
 """From files and flags to a report: check that a model file never saw the test split, fit a
-generator or reuse one, :func:`make_report` and the demo. The one library module that trains a
+generator or reuse one, :func:`report_from_spec` and the demo. The one library module that trains a
 generator (imports :mod:`cgan_augment.train`)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 import torch
 
@@ -17,9 +17,9 @@ from .devices import resolve_device
 from .errors import ConfigError, DataError
 from .files import make_dir
 from .report import SYNTHETIC_ARMS, Progress, ReportConfig, run_report
-from .train import TrainConfig, train_generator
+from .train import RunSettings, TrainConfig, train_generator
 
-__all__ = ["make_report", "run_demo", "demo_settings", "check_model_split", "DEMO_SPEC"]
+__all__ = ["report_from_spec", "run_demo", "demo_settings", "check_model_split", "DEMO_SPEC"]
 
 
 def _same_source(a: str, b: str) -> bool:
@@ -75,30 +75,32 @@ def _load_test(spec: DataSpec, test: str, train):
     return load_data(test_spec).train
 
 
-def _fit_or_reuse(train, spec: DataSpec, fit, folder: Path, device, resume: bool, force: bool, on_progress):
+def _fit_or_reuse(train, spec: DataSpec, fit: TrainConfig, run: RunSettings, folder: Path, resume: bool, force: bool,
+                  on_progress, should_stop):
     """Fit a generator on ``train`` into ``folder``; with ``resume``, reuse or continue one made there
-    with the same settings and training split."""
+    with the same recipe and training split."""
     model = folder / "model.safetensors"
     if resume and model.exists():
         meta = read_metadata(model)
         same = (TrainConfig.from_dict(meta.get("train_config", {})) == fit
                 and meta.get("data", {}).get("train_fingerprint") == fingerprint(train.indices))
         if same and int(meta.get("step", 0)) >= fit.steps:
-            return load_generator(model, device=device)
+            return load_generator(model, device=run.device)
     resume = resume and (folder / "checkpoint.safetensors").exists()
 
     def on_step(step, total, stats):
         if on_progress:
             on_progress("fit", step, total, f"D {stats['loss_d']:.2f} G {stats['loss_g']:.2f}")
 
-    return train_generator(train, fit, folder, data_info=spec.to_dict(), device=device, resume=resume,
-                           force=force, on_step=on_step)
+    return train_generator(train, fit, folder, run=run, data_info=spec.to_dict(), resume=resume, force=force,
+                           on_step=on_step, should_stop=should_stop)
 
 
-def make_report(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path, None] = None, fit=None,
-           test: Optional[str] = None, config: ReportConfig = ReportConfig(), oracle: bool = False,
-           device: Union[str, torch.device] = "auto", on_progress: Optional[Progress] = None,
-           resume: bool = False, force: bool = False) -> dict:
+def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path, None] = None,
+                fit: Optional[TrainConfig] = None, fit_run: RunSettings = RunSettings(), test: Optional[str] = None,
+                config: ReportConfig = ReportConfig(), oracle: bool = False, device: Union[str, torch.device] = "auto",
+                on_progress: Optional[Progress] = None, resume: bool = False, force: bool = False,
+                should_stop: Optional[Callable[[], bool]] = None) -> dict:
     """Load the data of ``spec``, check or fit the generator, and write the report to ``out``.
 
     Args:
@@ -107,11 +109,13 @@ def make_report(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path
         model: a ``model.safetensors`` fitted on the same training split (checked), or
         fit: a :class:`~cgan_augment.TrainConfig` to fit the generator on the training split here;
             a report whose arms include no synthetic arm needs neither.
+        fit_run: the fit's intervals and workers (its device is ``device``).
         test: separate test data (folder, ``.npz`` or ``builtin:``) instead of ``spec.test_split``.
         config: the report settings. oracle: add the oracle arm, trained on the training split
             before the long tail (needs ``spec.imbalance``).
         device, on_progress, resume: as in :func:`run_report`; ``on_progress`` also gets stage
             ``"fit"``. force: replace a generator already in ``out/generator``.
+        should_stop: as in :func:`~cgan_augment.train_generator`, polled during the fit.
 
     Returns:
         The report as a dict.
@@ -119,6 +123,7 @@ def make_report(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path
     Raises:
         ConfigError: neither or both of ``model`` and ``fit``, of ``test`` and ``spec.test_split``;
             ``oracle`` without ``spec.imbalance``. DataError: a model that saw the test images.
+        TrainingInterrupted: ``should_stop`` stopped the fit (a checkpoint is in ``out/generator``).
     """
     needs_generator = any(a in SYNTHETIC_ARMS for a in config.arms)
     if (model is not None and fit is not None) or (needs_generator and model is None and fit is None):
@@ -140,7 +145,8 @@ def make_report(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path
         generator = load_generator(model, device=device)
     make_dir(out)  # only once the inputs are known good: a refused run leaves no empty folder behind
     if fit is not None:
-        generator = _fit_or_reuse(train, spec, fit, out / "generator", device, resume, force, on_progress)
+        run = replace(fit_run, device=str(device))
+        generator = _fit_or_reuse(train, spec, fit, run, out / "generator", resume, force, on_progress, should_stop)
     oracle_ds = load_data(replace(spec, imbalance=None)).train if oracle else None
     info = dict(spec.to_dict(), test=test, skipped=loaded.skipped, model=str(model) if model else (str(out / "generator" / "model.safetensors") if fit else None))
     return run_report(train, test_ds, generator, config, oracle=oracle_ds, out=out, device=device,
@@ -153,18 +159,20 @@ def make_report(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path
 DEMO_SPEC = DataSpec("builtin:digits", image_size=16, test_split=0.3, imbalance=20, seed=0)
 
 
-def demo_settings():
-    """(DataSpec, TrainConfig, ReportConfig) of :func:`run_demo`, sized to finish in under 5 minutes
-    on 2 CPU cores: a width-16 DCGAN for 1,000 steps, the CNN for 400 steps per arm, 3 seeds."""
-    fit = TrainConfig(family="dcgan", width=16, steps=1000, sample_every=250, checkpoint_every=1000)
+def demo_settings() -> tuple[DataSpec, TrainConfig, RunSettings, ReportConfig]:
+    """(data, fit recipe, fit run settings, report settings) of :func:`run_demo`, sized to finish in
+    under 5 minutes on 2 CPU cores: a width-16 DCGAN for 1,000 steps, the CNN for 400 steps per arm, 3 seeds."""
+    fit = TrainConfig(family="dcgan", width=16, steps=1000)
+    fit_run = RunSettings(sample_every=250, checkpoint_every=1000)
     config = ReportConfig(steps=400, seeds=(0, 1, 2))
-    return DEMO_SPEC, fit, config
+    return DEMO_SPEC, fit, fit_run, config
 
 
 def run_demo(out: Union[str, Path] = "runs/demo", *, device: Union[str, torch.device] = "auto",
-         on_progress: Optional[Progress] = None, resume: bool = False) -> dict:
+             on_progress: Optional[Progress] = None, resume: bool = False,
+             should_stop: Optional[Callable[[], bool]] = None) -> dict:
     """The whole story on the bundled digits: long-tailed train split (imbalance 20), held-out
     stratified test split (30%), fit a generator, report every arm including the oracle."""
-    spec, fit, config = demo_settings()
-    return make_report(spec, out, fit=fit, config=config, oracle=True, device=device, on_progress=on_progress,
-                  resume=resume, force=True)
+    spec, fit, fit_run, config = demo_settings()
+    return report_from_spec(spec, out, fit=fit, fit_run=fit_run, config=config, oracle=True, device=device,
+                       on_progress=on_progress, resume=resume, force=True, should_stop=should_stop)

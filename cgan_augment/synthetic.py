@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from .checkpoint import load_generator
-from .devices import resolve_device
+from .devices import DeviceLike, resolve_device
 from .errors import ConfigError, DataError
 from .formats import _describe, _ItemFormat, _same_format
 from .models import Generator
@@ -103,8 +103,9 @@ class SyntheticDataset(Dataset):
         target: see :func:`synthetic_plan`.
         seed: seed of the pool (a whole number >= 0).
         transform: applied to synthetic images only.
-        device: where to generate (default: the generator's device; for a path, CUDA then MPS then
-            CPU). A generator on another device is copied there; the original is left alone.
+        device: where to generate: ``auto`` (CUDA, then MPS, then CPU), a device name, or ``None``
+            (the generator's own device). A generator on another device is copied there; the
+            original is left alone.
         refresh: ``"fixed"`` (one pool) or ``"epoch"`` (a new pool on each ``set_epoch``).
         batch_size: images per generator forward pass.
         resize: resize (antialiased) and convert channels of generated images to the real size
@@ -120,7 +121,7 @@ class SyntheticDataset(Dataset):
     """
 
     def __init__(self, real, generator: Union[Generator, str, Path], target: Target = "balance", *,
-                 seed: int = 0, transform: Optional[Callable] = None, device: Union[str, torch.device, None] = None,
+                 seed: int = 0, transform: Optional[Callable] = None, device: Optional[DeviceLike] = "auto",
                  refresh: str = "fixed", batch_size: int = 1024, resize: bool = False,
                  return_source: bool = False, targets: Optional[Sequence[int]] = None):
         if refresh not in REFRESH_MODES:
@@ -313,7 +314,7 @@ def _resolve_generator(generator, device) -> tuple[Generator, torch.device]:
     """(the generator on the device to generate on, that device as the generator reports it,
     e.g. ``cuda:0`` for ``cuda``)."""
     if isinstance(generator, (str, Path)):
-        generator = load_generator(generator, device=resolve_device(device if device is not None else "auto"))
+        generator = load_generator(generator, device=device if device is not None else "auto")
         return generator, generator.device
     if not isinstance(generator, Generator):
         raise ConfigError(f"'generator' should be a cgan_augment Generator or the path of a model.safetensors. "

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .options import data_options, data_spec, user_errors
+from cgan_augment import SyntheticDataset
+
+from .options import config_option, data_options, data_spec, default_of, given, user_errors
 from .progress import Progress
 
 
@@ -12,15 +14,15 @@ from .progress import Progress
 @data_options
 @click.option("--model", required=True, type=click.Path(dir_okay=False), help="The generator: a model.safetensors from `cgan-augment fit`.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to create (ImageFolder layout).")
-@click.option("--target", default="balance", show_default=True,
-              help="How many images each class gets, in imbalanced-learn's sampling_strategy forms: balance or all "
-                   "(every class up to the largest; auto and 'not majority' give the same), minority, 'not minority', "
-                   "a ratio R in (0, 1] (every class up to floor(R × the largest)), or NAME=TOTAL,NAME=TOTAL.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the generated images.")
+@config_option(SyntheticDataset, "--target",
+               "How many images each class gets, in imbalanced-learn's sampling_strategy forms: balance or all "
+               "(every class up to the largest; auto and 'not majority' give the same), minority, 'not minority', "
+               "a ratio R in (0, 1] (every class up to floor(R × the largest)), or NAME=TOTAL,NAME=TOTAL.")
+@config_option(SyntheticDataset, "--seed", "Seed of the generated images.", type=int)
 @click.option("--link", is_flag=True, help="Hard-link real image files instead of copying them (symlink across file systems).")
 @click.option("--resize", is_flag=True, help="Resize generated images when the generator's size or channels differ from the data's.")
-@click.option("--batch-size", type=int, default=1024, show_default=True, help="Images per generator forward pass.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@config_option(SyntheticDataset, "--batch-size", "Images per generator forward pass.", type=int)
+@config_option(SyntheticDataset, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace OUT if it holds an earlier augment output.")
 @user_errors
 def augment(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, model, out, target, seed, link,
@@ -38,19 +40,19 @@ def augment(data, image_size, channels, imbalance, test_split, data_seed, skip_b
       cgan-augment augment builtin:digits --imbalance 20 --model runs/digits/model.safetensors --out digits_bal/ --target 0.5
       cgan-augment augment data/ --model runs/data/model.safetensors --out data_bal/ --target melanoma=400,nevus=900
     """
-    from cgan_augment import SyntheticDataset, format_plan, load_data, load_generator, resolve_device
+    from cgan_augment import format_plan, load_data, load_generator, resolve_device
     from cgan_augment.export import check_out_folder, write_image_folder
     from cgan_augment.plan import parse_target
 
-    wanted = parse_target(target)
+    wanted = parse_target(target) if target is not None else default_of(SyntheticDataset, "target")
     check_out_folder(out, force=force)
-    dev = resolve_device(device)
+    dev = resolve_device(device or default_of(SyntheticDataset, "device"))
     generator = load_generator(model, device=dev)
     spec = data_spec(data, image_size or generator.image_size, channels or str(generator.channels),
                      imbalance, test_split, data_seed, skip_bad)
     train = load_data(spec).train
     check_out_folder(out, force=force, real=train)
-    dataset = SyntheticDataset(train, generator, wanted, seed=seed, device=dev, batch_size=batch_size, resize=resize)
+    dataset = SyntheticDataset(train, generator, wanted, device=dev, resize=resize, **given(seed=seed, batch_size=batch_size))
     click.echo(format_plan(dataset.plan))
     with Progress() as progress:
         write_image_folder(dataset, out, link=link, force=force,

@@ -7,15 +7,20 @@ non-zero exit, never a traceback.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
 import click
 
-from cgan_augment import __version__
+from cgan_augment import RunSettings, TrainConfig, __version__
+from cgan_augment.export import write_samples
+from cgan_augment.walks import INTERPOLATIONS, write_walk
 
-from .options import data_options, data_spec, given, train_option, user_errors
+from .options import StopOnSignal, config_option, data_options, data_spec, given, split_fit_options, user_errors
 from .progress import Progress
+
+fit_option = functools.partial(config_option, (TrainConfig, RunSettings))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -45,34 +50,37 @@ def _default_out(source: str) -> Path:
 @main.command()
 @data_options
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder. [default: runs/<data name>]")
-@train_option("--family", "Model family: dcgan (convolutional) or mlp.", type=click.Choice(["dcgan", "mlp"]))
-@train_option("--loss", "GAN loss.", type=click.Choice(["hinge", "bce", "wgan-gp"]))
-@train_option("--steps", "Generator updates.", type=int)
-@train_option("--batch-size", "Real images per discriminator update.", type=int)
-@train_option("--lr", "Adam learning rate of both networks.", type=float)
-@train_option("--width", "Channel width multiplier of both networks.", type=int)
-@train_option("--ema-decay", "Decay of the moving average of generator weights.", type=float)
-@train_option("--balanced/--no-balanced", "Draw real batches class-balanced.", field="balanced", default=None)
-@train_option("--diffaugment", 'DiffAugment policy for the discriminator ("" for none).')
-@train_option("--mode-seeking", "Weight of the mode-seeking term against per-class collapse (0 turns it off).", type=float)
-@train_option("--beta1", "Adam beta1 of both networks.", type=float)
-@train_option("--beta2", "Adam beta2 of both networks.", type=float)
-@train_option("--seed", "Seed of initialisation, batches and noise.", type=int)
-@train_option("--sample-every", "Steps between sample grids.", type=int)
-@train_option("--checkpoint-every", "Steps between checkpoints.", type=int)
-@train_option("--workers", "DataLoader worker processes decoding images.", field="num_workers", type=int)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@fit_option("--family", "Model family: dcgan or mlp (GANs), or deform (exemplar-conditioned: learned warps of "
+                        "the class's own images; the GAN settings do not apply).")
+@fit_option("--loss", "GAN loss.")
+@fit_option("--steps", "Generator updates.", type=int)
+@fit_option("--batch-size", "Real images per discriminator update.", type=int)
+@fit_option("--lr", "Adam learning rate of both networks.", type=float)
+@fit_option("--width", "Channel width multiplier of both networks.", type=int)
+@fit_option("--ema-decay", "Decay of the moving average of generator weights.", type=float)
+@fit_option("--balanced/--no-balanced", "Draw real batches class-balanced.", field="balanced", default=None)
+@fit_option("--diffaugment", 'DiffAugment policy for the discriminator ("" for none).')
+@fit_option("--mode-seeking", "Weight of the mode-seeking term against per-class collapse (0 turns it off).", type=float)
+@fit_option("--beta1", "Adam beta1 of both networks.", type=float)
+@fit_option("--beta2", "Adam beta2 of both networks.", type=float)
+@fit_option("--seed", "Seed of initialisation, batches and noise.", type=int)
+@fit_option("--sample-every", "Steps between sample grids.", type=int)
+@fit_option("--checkpoint-every", "Steps between checkpoints.", type=int)
+@fit_option("--log-every", "Steps between loss lines in log.jsonl.", type=int)
+@fit_option("--workers", "DataLoader worker processes decoding images.", field="num_workers", type=int)
+@fit_option("--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.safetensors.")
 @click.option("--force", is_flag=True, help="Replace a model already in OUT, or take over its lock.")
 @user_errors
-def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, out, device, resume, force, **train_options):
+def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, out, resume, force, **fit_options):
     """Fit a class-conditional GAN on DATA and save OUT/model.safetensors.
 
     \b
     Writes to OUT: model.safetensors (the EMA generator, metadata included),
     checkpoint.safetensors (for --resume), samples.png (one row per class),
-    samples/step_N.png, samples_over_time.png, log.jsonl (losses, per-class
-    diversity), diversity.png (collapse shows here), config.json.
+    samples/step_N.png, samples_over_time.png and .gif, log.jsonl (losses,
+    D's scores, per-class diversity), training_curves.png (drawn from it),
+    diversity.png (collapse shows here), config.json.
 
     \b
     Examples:
@@ -80,10 +88,10 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
       cgan-augment fit data/ --out runs/skin --image-size 64 --device cuda
       cgan-augment fit data/ --out runs/skin --steps 6000 --resume
     """
-    from cgan_augment import TrainConfig, class_counts, load_data, train_generator
+    from cgan_augment import class_counts, load_data, train_generator
 
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
-    config = TrainConfig(**given(**train_options))
+    config, run = split_fit_options(fit_options)
     loaded = load_data(spec)
     train = loaded.train
     out = Path(out) if out else _default_out(data)
@@ -94,26 +102,35 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
     click.echo("  per class: " + ", ".join(f"{c}={n}" for c, n in zip(train.classes, counts)))
     if loaded.skipped:
         click.echo("  skipped: " + ", ".join(f"{n} {kind}" for kind, n in sorted(loaded.skipped.items())))
+    if config.family == "deform":
+        from cgan_augment.deform import DeformConfig, fit_deform
+
+        click.echo("fit: registering same-class pairs of the large classes (deform family) ...", err=True)
+        fit_deform(train, DeformConfig(seed=config.seed), out, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
+                   force=force, device=run.device)
+        click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'config.json'}")
+        return
     with Progress() as progress:
         def on_step(step, total, stats):
             progress("fit", step, total, f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s")
 
-        train_generator(train, config, out, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
-                        resume=resume, force=force, device=device, on_step=on_step)
+        with StopOnSignal() as stop:  # Ctrl-C / SIGTERM: checkpoint, then exit 130
+            train_generator(train, config, out, run=run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
+                            resume=resume, force=force, on_step=on_step, should_stop=stop)
     click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'log.jsonl'}")
 
 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--class", "classes", multiple=True, help="Class name (or index) to sample; repeat for several. [default: every class]")
-@click.option("--n", type=int, default=16, show_default=True, help="Images per class (with --walk: images along each walk).")
+@config_option(write_samples, "--n", "Images per class (with --walk: images along each walk, default 8).", type=int)
 @click.option("--out", type=click.Path(), required=True, help="Folder for PNG files (OUT/<class>/NNNNN.png), or a .png file for one grid.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
+@config_option(write_samples, "--seed", "Seed of the noise.", type=int)
 @click.option("--walk", is_flag=True, help="Write a latent walk to OUT (a .png): per class, images along a path between two noise vectors.")
 @click.option("--walk-grid", "grid_class", help="With --walk: also a 2-D n×n walk of this class, beside OUT as <stem>_<class>_grid.png.")
-@click.option("--interpolation", type=click.Choice(["slerp", "linear"]), default="slerp", show_default=True,
-              help="With --walk: spherical (stays where Gaussian noise lives) or linear interpolation.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@config_option(write_walk, "--interpolation", "With --walk: spherical (stays where Gaussian noise lives) or linear.",
+               field="mode", dest="interpolation", type=click.Choice(INTERPOLATIONS))
+@config_option(write_samples, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @user_errors
 def sample(model, classes, n, out, seed, walk, grid_class, interpolation, device):
     """Generate images of some classes from MODEL (a model.safetensors).
@@ -125,17 +142,15 @@ def sample(model, classes, n, out, seed, walk, grid_class, interpolation, device
       cgan-augment sample runs/digits/model.safetensors --walk --n 10 --out walk.png --walk-grid 7
     """
     from cgan_augment.errors import ConfigError
-    from cgan_augment.export import write_samples
-    from cgan_augment.walks import write_walk
 
     if walk:
-        paths = write_walk(model, out, classes=list(classes) or None, n=n, grid_class=grid_class, seed=seed,
-                           mode=interpolation, device=device)
+        paths = write_walk(model, out, classes=list(classes) or None, grid_class=grid_class,
+                           **given(n=n, seed=seed, mode=interpolation, device=device))
         click.echo("wrote " + ", ".join(map(str, paths)))
         return
     if grid_class is not None:
         raise ConfigError("--walk-grid only applies with --walk.")
-    paths = write_samples(model, out, classes=list(classes) or None, n=n, seed=seed, device=device)
+    paths = write_samples(model, out, classes=list(classes) or None, **given(n=n, seed=seed, device=device))
     click.echo(f"wrote {len(paths)} file(s) under {out}")
 
 

@@ -1,15 +1,21 @@
-"""Shared pieces of the click commands: error handling, the DATA flags, defaults shown from the
-config dataclasses (defaults live there and nowhere else)."""
+"""Shared pieces of the click commands: error handling, the DATA flags, options whose defaults and
+choices are read from the library (config dataclasses and signatures: defaults live there only),
+and SIGINT/SIGTERM as a stop flag."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
+import signal
 import sys
-from dataclasses import fields
+import threading
+from typing import Callable
 
 import click
 
-from cgan_augment import DataSpec, TrainConfig
+from cgan_augment import DataSpec, RunSettings, TrainConfig
+from cgan_augment.constraints import OneOf
 from cgan_augment.errors import CGANAugmentError, TrainingInterrupted
 
 
@@ -33,16 +39,74 @@ def user_errors(fn):
     return wrapper
 
 
-def default_of(cls, name: str) -> str:
-    """The default of a config field, for --help (defaults live in the dataclass only)."""
-    value = next(f.default for f in fields(cls) if f.name == name)
+def default_of(owner, name: str):
+    """The library's default of ``name``: a field of a config dataclass, or a parameter of a
+    function or of a class's ``__init__`` (defaults live there and nowhere else)."""
+    if dataclasses.is_dataclass(owner):
+        return next(f.default for f in dataclasses.fields(owner) if f.name == name)
+    return inspect.signature(owner.__init__ if isinstance(owner, type) else owner).parameters[name].default
+
+
+def _shown(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def train_option(flag: str, help: str, field: str = "", **kwargs):
-    """A fit option whose --help shows the TrainConfig default."""
+def config_option(owners, flag: str, help: str, field: str = "", dest: str = "", **kwargs):
+    """A click option for ``field`` (default: the flag's name; the command receives it as ``dest``,
+    default ``field``) of the first of ``owners`` (config dataclasses, classes or functions) that has it. Unset it stays None, so the library's own
+    default applies (see :func:`given`); --help shows that default, and a field declared with a
+    fixed set of values (``OneOf``) offers those as its choices."""
     field = field or flag.lstrip("-").replace("-", "_")
-    return click.option(flag, field, help=f"{help} [default: {default_of(TrainConfig, field)}]", **kwargs)
+    owners = owners if isinstance(owners, (tuple, list)) else (owners,)
+    owner = next(o for o in owners if _has(o, field))
+    accepted = [c for c in getattr(owner, "_parameter_constraints", {}).get(field, []) if c is not None]
+    if "type" not in kwargs and len(accepted) == 1 and isinstance(accepted[0], OneOf):
+        kwargs["type"] = click.Choice([str(v) for v in accepted[0].values])
+    default = default_of(owner, field)
+    shown = f" [default: {_shown(default)}]" if default is not None else ""
+    return click.option(flag, dest or field, help=help + shown, **kwargs)
+
+
+def _has(owner, name: str) -> bool:
+    if dataclasses.is_dataclass(owner):
+        return any(f.name == name for f in dataclasses.fields(owner))
+    return name in inspect.signature(owner.__init__ if isinstance(owner, type) else owner).parameters
+
+
+def split_fit_options(options: dict) -> tuple[TrainConfig, RunSettings]:
+    """The recipe and the run settings from the fit options the user set."""
+    run_fields = {f.name for f in dataclasses.fields(RunSettings)}
+    set_ = given(**options)
+    return (TrainConfig(**{k: v for k, v in set_.items() if k not in run_fields}),
+            RunSettings(**{k: v for k, v in set_.items() if k in run_fields}))
+
+
+class StopOnSignal:
+    """SIGINT/SIGTERM turned into a flag that the library polls as ``should_stop`` (a fit then
+    writes a checkpoint and stops). While ``armed()`` is false (nothing polls the flag), or at a
+    second signal, the signal interrupts at once (KeyboardInterrupt). Handlers are installed in
+    the main thread only and restored on exit."""
+
+    def __init__(self, armed: Callable[[], bool] = lambda: True):
+        self.armed, self.requested, self.previous = armed, False, {}
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, signum, frame):
+        if self.requested or not self.armed():
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
 
 def given(**options) -> dict:
@@ -54,10 +118,10 @@ def data_options(fn):
     for decorator in reversed([
         click.argument("data"),
         click.option("--image-size", type=int, help="Side of the square images. [default: smallest of 28/32/64 not below the median image side]"),
-        click.option("--channels", type=click.Choice(["1", "3"]), help="1 (grayscale) or 3 (RGB). [default: from the data]"),
+        config_option(DataSpec, "--channels", "1 (grayscale) or 3 (RGB). [default: from the data]"),
         click.option("--imbalance", type=float, help="Make a long-tailed copy: largest/smallest class ratio R (class k keeps n_max·R^(-k/(K-1)))."),
         click.option("--test-split", type=float, help="Hold out a stratified test part (fraction, or a count if >= 1) that training never sees."),
-        click.option("--data-seed", type=int, help=f"Seed of the test split and long-tail draw. [default: {default_of(DataSpec, 'seed')}]"),
+        config_option(DataSpec, "--data-seed", "Seed of the test split and long-tail draw.", field="seed", dest="data_seed", type=int),
         click.option("--skip-bad", is_flag=True, help="Skip unreadable images (and count them) instead of stopping at the first."),
     ]):
         fn = decorator(fn)

@@ -6,16 +6,12 @@ from pathlib import Path
 
 import click
 
-from cgan_augment.report import ARMS, CLASSIFIERS, ReportConfig
+from cgan_augment import TrainConfig
+from cgan_augment.pipeline import report_from_spec, run_demo
+from cgan_augment.report import ReportConfig
 
-from .options import data_options, data_spec, default_of, given, user_errors
+from .options import StopOnSignal, config_option, data_options, data_spec, default_of, given, user_errors
 from .progress import Progress
-
-
-def _report_option(flag: str, help: str, field: str = "", **kwargs):
-    """An option whose --help shows the ReportConfig default."""
-    field = field or flag.lstrip("-").replace("-", "_")
-    return click.option(flag, field, help=f"{help} [default: {default_of(ReportConfig, field)}]", **kwargs)
 
 
 def _print_result(result: dict, out: Path) -> None:
@@ -35,19 +31,20 @@ def _print_result(result: dict, out: Path) -> None:
 @data_options
 @click.option("--model", type=click.Path(dir_okay=False), help="The generator (model.safetensors), fitted on the same training split.")
 @click.option("--fit", "fit_here", is_flag=True, help="Fit the generator here, on the training split, into OUT/generator.")
-@click.option("--fit-steps", type=int, help="With --fit: generator steps. [default: fit's default]")
-@click.option("--fit-width", type=int, help="With --fit: generator width. [default: fit's default]")
+@config_option(TrainConfig, "--fit-steps", "With --fit: generator steps.", field="steps", dest="fit_steps", type=int)
+@config_option(TrainConfig, "--fit-width", "With --fit: generator width.", field="width", dest="fit_width", type=int)
 @click.option("--test", "test_data", help="Separate test data (folder, .npz or builtin:NAME) instead of --test-split.")
 @click.option("--oracle", is_flag=True, help="With --imbalance: add the oracle arm, trained on the training split before the long tail.")
-@_report_option("--classifier", "Downstream classifier.", type=click.Choice(CLASSIFIERS))
-@click.option("--seeds", type=int, help=f"Number of seeds (0..N-1). [default: {len(ReportConfig().seeds)}]")
-@_report_option("--steps", "Classifier optimiser steps per arm and seed.", type=int)
-@_report_option("--batch-size", "Classifier batch size.", type=int)
-@click.option("--arms", help=f"Comma-separated arms to run. [default: {','.join(ARMS)}]")
-@_report_option("--alpha", "synthetic+aug: chance an item of a class with synthetic images is synthetic.", type=float)
-@click.option("--flips/--no-flips", default=None, help="Flip images horizontally in the augmented arms (only if the data allows it; digits do not). [default: no flips]")
+@config_option(ReportConfig, "--classifier", "Downstream classifier.")
+@click.option("--seeds", type=int, help=f"Number of seeds (0..N-1). [default: {len(default_of(ReportConfig, 'seeds'))}]")
+@config_option(ReportConfig, "--steps", "Classifier optimiser steps per arm and seed.", type=int)
+@config_option(ReportConfig, "--batch-size", "Classifier batch size.", type=int)
+@click.option("--arms", help=f"Comma-separated arms to run. [default: {','.join(default_of(ReportConfig, 'arms'))}]")
+@config_option(ReportConfig, "--alpha", "synthetic+aug: chance an item of a class with synthetic images is synthetic.", type=float)
+@config_option(ReportConfig, "--flips/--no-flips", "Flip images horizontally in the augmented arms (only if the data allows it; digits do not).",
+               field="flips", default=None)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Report folder.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@config_option(report_from_spec, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Reuse finished runs (and a generator fitted with --fit) in OUT made with the same settings.")
 @click.option("--force", is_flag=True, help="With --fit: replace a generator already in OUT/generator.")
 @user_errors
@@ -58,8 +55,9 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
     synthetic-only, oracle) and compare them on held-out test data the generator never saw.
 
     \b
-    Writes to OUT: report.md (table and verdict), report.json (every number), recall_by_class.png,
-    samples.png (real | generated, one row per class), runs/ (one file per arm and seed).
+    Writes to OUT: report.html (one self-contained page), report.md (table and verdict),
+    report.json (every number), recall_by_class.png, samples.png (real | generated, one row
+    per class), runs/ (one file per arm and seed).
 
     \b
     Examples:
@@ -68,9 +66,7 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
       cgan-augment report builtin:digits --imbalance 20 --test-split 0.3 --fit --oracle --out runs/digits-report
       cgan-augment report data/ --test holdout/ --model runs/mydata/model.safetensors --classifier resnet18 --out rep/
     """
-    from cgan_augment import TrainConfig
     from cgan_augment.errors import ConfigError
-    from cgan_augment.pipeline import make_report
 
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
     if (fit_steps or fit_width) and not fit_here:
@@ -82,15 +78,15 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
                                   arms=tuple(a.strip() for a in arms.split(",") if a.strip()) if arms else None))
     fit = TrainConfig(**given(steps=fit_steps, width=fit_width)) if fit_here else None
     out = Path(out)
-    with Progress() as progress:
-        result = make_report(spec, out, model=model, fit=fit, test=test_data, config=config, oracle=oracle,
-                             device=device, on_progress=progress, resume=resume, force=force)
+    with Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
+        result = report_from_spec(spec, out, model=model, fit=fit, test=test_data, config=config, oracle=oracle,
+                                  on_progress=progress, resume=resume, force=force, should_stop=stop, **given(device=device))
     _print_result(result, out)
 
 
 @click.command()
-@click.option("--out", type=click.Path(file_okay=False), default="runs/demo", show_default=True, help="Output folder.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@config_option(run_demo, "--out", "Output folder.", type=click.Path(file_okay=False))
+@config_option(run_demo, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @user_errors
 def demo(out, device):
     """The whole story in a few minutes: make the bundled digits long-tailed (imbalance 20, with a
@@ -101,14 +97,14 @@ def demo(out, device):
     Example:
       cgan-augment demo --out runs/demo
     """
-    from cgan_augment.pipeline import demo_settings, run_demo
+    from cgan_augment.pipeline import demo_settings
 
-    spec, fit, config = demo_settings()
+    spec, fit, _, config = demo_settings()
     click.echo(f"demo: {spec.source}, imbalance {spec.imbalance:g}, test split {spec.test_split}; generator "
                f"{fit.family} width {fit.width}, {fit.steps} steps; classifier {config.classifier}, {config.steps} steps, "
                f"{len(config.seeds)} seeds")
-    out = Path(out)
-    with Progress() as progress:
-        result = run_demo(out, device=device, on_progress=progress)
+    out = Path(out or default_of(run_demo, "out"))
+    with Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
+        result = run_demo(out, on_progress=progress, should_stop=stop, **given(device=device))
     _print_result(result, out)
     click.echo(f"generator: {out / 'generator' / 'model.safetensors'} (samples in {out / 'generator' / 'samples.png'})")

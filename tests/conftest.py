@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cgan_augment import TrainConfig
+from cgan_augment import RunSettings, TrainConfig
 
 
 def make_image_folder(root, classes=("a", "b", "c"), per_class=6, size=12, mode="L", seed=0):
@@ -28,4 +28,10 @@ def image_folder(tmp_path):
 
 @pytest.fixture
 def tiny_config():
-    return TrainConfig(steps=4, width=8, z_dim=8, batch_size=16, sample_every=2, checkpoint_every=2)
+    return TrainConfig(steps=4, width=8, z_dim=8, batch_size=16)
+
+
+@pytest.fixture
+def tiny_run():
+    """Grids and checkpoints every 2 steps, on the CPU."""
+    return RunSettings(device="cpu", sample_every=2, checkpoint_every=2)

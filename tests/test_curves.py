@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from cgan_augment import DataSpec, TrainConfig, load_data, train_generator
+from cgan_augment import DataSpec, RunSettings, TrainConfig, load_data, train_generator
 from cgan_augment.curves import _panels, read_log, smooth, write_training_curves
 from cgan_augment.diagnostics import write_timeline_animation
 
@@ -60,8 +60,30 @@ def test_panels_follow_what_the_log_holds(tmp_path):
 def fitted(tmp_path_factory):
     out = tmp_path_factory.mktemp("fit")
     data = load_data(DataSpec("builtin:digits", image_size=16, imbalance=10)).train
-    train_generator(data, TrainConfig(steps=6, width=8, z_dim=8, batch_size=16, sample_every=2, checkpoint_every=6), out)
+    train_generator(data, TrainConfig(steps=6, width=8, z_dim=8, batch_size=16), out,
+                    run=RunSettings(sample_every=2, checkpoint_every=6))
     return out
+
+
+def test_a_fit_writes_the_curves_and_the_animation(fitted):
+    with Image.open(fitted / "training_curves.png") as curves, Image.open(fitted / "samples_over_time.gif") as gif:
+        assert curves.format == "PNG" and gif.format == "GIF" and gif.n_frames == 3
+
+
+def test_wgan_gp_logs_the_estimate_and_penalty_and_resume_keeps_the_earlier_curves(tmp_path):
+    data = load_data(DataSpec("builtin:digits", image_size=16, imbalance=10)).train
+    recipe = dict(loss="wgan-gp", width=8, z_dim=8, batch_size=8, d_steps=1)
+    run = RunSettings(sample_every=2, checkpoint_every=2)
+    train_generator(data, TrainConfig(steps=2, **recipe), tmp_path, run=run)
+    train_generator(data, TrainConfig(steps=4, **recipe), tmp_path, run=run, resume=True)
+    records = read_log(tmp_path / "log.jsonl")
+    steps = [r for r in records if "loss_d" in r]
+    assert [r["step"] for r in steps] == [1, 2, 3, 4]
+    assert all(r["w_estimate"] == pytest.approx(r["d_real"] - r["d_fake"]) and r["gp"] >= 0 for r in steps)
+    assert [r for r in records if r.get("event") == "resume"] == [{"step": 2, "event": "resume"}]
+    assert _panels(records) == ["losses", "scores", "wasserstein", "diversity"]
+    with Image.open(tmp_path / "samples_over_time.gif") as gif:
+        assert gif.n_frames == 2  # the grid of step 2 (first run) and of step 4 (after the resume)
 
 
 def test_curves_from_a_real_fit_log(fitted, tmp_path):

@@ -35,7 +35,7 @@ def test_explicit_devices_are_checked(monkeypatch):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_asking_for_cuda_without_it_is_our_error_not_torchs(tmp_path):
-    from cgan_augment import TrainConfig, load_generator, train_generator
+    from cgan_augment import RunSettings, TrainConfig, load_generator, train_generator
     from cgan_augment.data import ArrayImages
 
     g = build_generator("mlp", 2, 8, 1, z_dim=8, width=8)
@@ -43,7 +43,8 @@ def test_asking_for_cuda_without_it_is_our_error_not_torchs(tmp_path):
         g.sample([0, 1], device="cuda")
     real = ArrayImages(torch.zeros(4, 1, 8, 8, dtype=torch.uint8), [0, 0, 1, 1], ["a", "b"])
     with pytest.raises(DeviceError, match="CUDA is not available"):
-        train_generator(real, TrainConfig(family="mlp", steps=1, width=8, z_dim=8), device="cuda")
-    train_generator(real, TrainConfig(family="mlp", steps=1, width=8, z_dim=8, batch_size=4), tmp_path, device="cpu")
+        train_generator(real, TrainConfig(family="mlp", steps=1, width=8, z_dim=8), run=RunSettings(device="cuda"))
+    train_generator(real, TrainConfig(family="mlp", steps=1, width=8, z_dim=8, batch_size=4), tmp_path,
+                    run=RunSettings(device="cpu"))
     with pytest.raises(DeviceError, match="CUDA is not available"):
         load_generator(tmp_path / "model.safetensors", device="cuda")

@@ -11,10 +11,11 @@ ROOT = pathlib.Path(cgan_augment.__file__).parent
 # never one after it. ``train`` sits above ``report``: the report never trains a generator, and
 # ``pipeline`` is the one module that imports both.
 LAYERS = {
-    (): ["_version", "errors", "files", "devices", "data", "transforms", "models", "losses", "diffaugment",
-         "deform", "quality", "checkpoint", "images", "curves", "diagnostics", "walks", "plan", "formats", "synthetic", "sampling", "export", "report", "train",
+    (): ["_version", "errors", "constraints", "files", "devices", "data", "transforms", "models", "losses", "diffaugment",
+         "quality", "checkpoint", "images", "curves", "diagnostics", "deform", "walks", "plan", "formats", "synthetic", "sampling", "export", "report", "train",
          "pipeline", "resampler", "__init__"],
     ("report",): ["config", "arms", "classifiers", "gains", "html", "outputs", "run", "__init__"],
+    ("train",): ["config", "sampler", "maintenance", "loop", "__init__"],
 }
 
 

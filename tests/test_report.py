@@ -9,7 +9,8 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from cgan_augment import DataSpec, DataError, ReportConfig, TrainConfig, load_data, make_report, run_report, train_generator
+from cgan_augment import (DataError, DataSpec, ReportConfig, RunSettings, TrainConfig, load_data, report_from_spec, run_report,
+                          train_generator)
 from cgan_augment.cli.main import main
 from cgan_augment.errors import ConfigError
 from cgan_augment.quality import frechet_distance, per_class_quality, precision_recall_density_coverage
@@ -18,6 +19,7 @@ from cgan_augment.report.arms import _ArmData
 
 SPEC = DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=10, seed=0)
 TINY_FIT = TrainConfig(steps=2, width=8, z_dim=8, batch_size=16)
+CPU = RunSettings(device="cpu")
 TINY = dict(steps=3, batch_size=16, quality_samples=12, grid_samples=3)
 
 
@@ -30,7 +32,7 @@ def split():
 def model(split, tmp_path_factory):
     """A tiny generator fitted on SPEC's training split, recorded in its model file."""
     out = tmp_path_factory.mktemp("gen")
-    train_generator(split.train, TINY_FIT, out, data_info=SPEC.to_dict(), device="cpu")
+    train_generator(split.train, TINY_FIT, out, data_info=SPEC.to_dict(), run=CPU)
     return out / "model.safetensors"
 
 
@@ -161,7 +163,7 @@ def test_quality_measures():
 
 
 def _fit_on(spec, out):
-    train_generator(load_data(spec).train, TINY_FIT, out, data_info=spec.to_dict(), device="cpu")
+    train_generator(load_data(spec).train, TINY_FIT, out, data_info=spec.to_dict(), run=CPU)
     return out / "model.safetensors"
 
 
@@ -173,7 +175,7 @@ def _fit_on(spec, out):
 def test_refuses_a_generator_that_saw_other_images(trained_on, words, tmp_path):
     path = _fit_on(trained_on, tmp_path / "gen")
     with pytest.raises(DataError, match=words):
-        make_report(SPEC, tmp_path / "rep", model=path, config=ReportConfig(arms=("real",), seeds=(0,), **TINY), device="cpu")
+        report_from_spec(SPEC, tmp_path / "rep", model=path, config=ReportConfig(arms=("real",), seeds=(0,), **TINY), device="cpu")
     assert not (tmp_path / "rep").exists()  # a refused run leaves nothing behind
 
 
@@ -187,21 +189,21 @@ def test_refuses_a_generator_trained_on_the_test_data(tmp_path):
     path = _fit_on(spec_a, tmp_path / "gen")
     config = ReportConfig(arms=("real", "synthetic"), seeds=(0,), **TINY)
     with pytest.raises(DataError, match="the data given as --test"):
-        make_report(spec_a, tmp_path / "rep", model=path, test=str(tmp_path / "a.npz"), config=config, device="cpu")
-    result = make_report(spec_a, tmp_path / "rep", model=path, test=str(tmp_path / "b.npz"), config=config, device="cpu")
+        report_from_spec(spec_a, tmp_path / "rep", model=path, test=str(tmp_path / "a.npz"), config=config, device="cpu")
+    result = report_from_spec(spec_a, tmp_path / "rep", model=path, test=str(tmp_path / "b.npz"), config=config, device="cpu")
     assert sum(result["data"]["test_counts"]) == 200 and "synthetic" in result["arms"]
 
 
 def test_make_report_checks_its_arguments(tmp_path, model):
     config = ReportConfig(arms=("real",), seeds=(0,), **TINY)
     with pytest.raises(ConfigError, match="exactly one of --model"):
-        make_report(SPEC, tmp_path, config=ReportConfig(arms=("real", "synthetic"), **TINY))
+        report_from_spec(SPEC, tmp_path, config=ReportConfig(arms=("real", "synthetic"), **TINY))
     with pytest.raises(ConfigError, match="exactly one of --model"):
-        make_report(SPEC, tmp_path, model=model, fit=TINY_FIT, config=config)
+        report_from_spec(SPEC, tmp_path, model=model, fit=TINY_FIT, config=config)
     with pytest.raises(ConfigError, match="--test TESTDATA or --test-split"):
-        make_report(DataSpec("builtin:digits", image_size=8), tmp_path, model=model, config=config)
+        report_from_spec(DataSpec("builtin:digits", image_size=8), tmp_path, model=model, config=config)
     with pytest.raises(ConfigError, match="--oracle needs --imbalance"):
-        make_report(DataSpec("builtin:digits", image_size=8, test_split=0.3), tmp_path, model=model, config=config, oracle=True)
+        report_from_spec(DataSpec("builtin:digits", image_size=8, test_split=0.3), tmp_path, model=model, config=config, oracle=True)
     with pytest.raises(ConfigError, match="arms"):
         ReportConfig(arms=("real", "mixup"))
 

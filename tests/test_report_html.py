@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cgan_augment import DataSpec, ReportConfig, TrainConfig, make_report
+from cgan_augment import DataSpec, ReportConfig, RunSettings, TrainConfig
+from cgan_augment.pipeline import report_from_spec
 from cgan_augment.report.html import render_report_html
 from headless_chromium import Browser, find_chromium
 
@@ -22,8 +23,8 @@ def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report")
     config = ReportConfig(arms=("real", "oversample", "synthetic"), seeds=(0, 1), steps=3, batch_size=16,
                           quality_samples=12, grid_samples=3)
-    result = make_report(SPEC, out, fit=TrainConfig(steps=2, width=8, z_dim=8, batch_size=16, sample_every=1),
-                         config=config, device="cpu")
+    result = report_from_spec(SPEC, out, fit=TrainConfig(steps=2, width=8, z_dim=8, batch_size=16),
+                              fit_run=RunSettings(sample_every=1), config=config, device="cpu")
     assert result["files"]["html"] == "report.html"
     return result, out, out / "report.html"
 

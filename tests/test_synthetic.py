@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, TensorDataset, WeightedRandomSampler
 
-from cgan_augment import (ArrayImages, ConfigError, DataError, SyntheticDataset, TrainConfig, class_counts,
+from cgan_augment import (ArrayImages, ConfigError, DataError, RunSettings, SyntheticDataset, TrainConfig, class_counts,
                           load_generator, synthetic_plan, train_generator)
 from cgan_augment.plan import format_plan
 
@@ -34,8 +34,8 @@ def real():
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory, real):
     out = tmp_path_factory.mktemp("model")
-    train_generator(real, TrainConfig(family="mlp", steps=2, width=8, z_dim=8, sample_every=2, checkpoint_every=2),
-                    out=out, device="cpu")
+    train_generator(real, TrainConfig(family="mlp", steps=2, width=8, z_dim=8), out=out,
+                    run=RunSettings(device="cpu", sample_every=2, checkpoint_every=2))
     return out / "model.safetensors"
 
 

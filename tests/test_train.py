@@ -3,15 +3,19 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from cgan_augment import (ConfigError, DataSpec, OutputDirError, TrainConfig, TrainingDiverged, load_data,
-                          load_generator, train_generator)
-from cgan_augment.train import StepBatchSampler
+from click.testing import CliRunner
+
+from cgan_augment import (ConfigError, DataSpec, OutputDirError, RunSettings, TrainConfig, TrainingDiverged,
+                          TrainingInterrupted, load_data, load_generator, train_generator)
+from cgan_augment.cli.main import main
+from cgan_augment.train.sampler import StepBatchSampler
 
 FIT = [sys.executable, "-m", "cgan_augment.cli", "fit", "builtin:digits", "--image-size", "16",
        "--width", "8", "--batch-size", "16", "--checkpoint-every", "10", "--sample-every", "50"]
@@ -22,9 +26,9 @@ def digits():
     return load_data(DataSpec("builtin:digits", image_size=16, imbalance=10)).train
 
 
-def test_fit_writes_model_samples_log_and_generates_requested_classes(digits, tmp_path, tiny_config):
+def test_fit_writes_model_samples_log_and_generates_requested_classes(digits, tmp_path, tiny_config, tiny_run):
     seen = []
-    g = train_generator(digits, tiny_config, tmp_path, on_step=lambda s, n, st: seen.append((s, n, st)))
+    g = train_generator(digits, tiny_config, tmp_path, run=tiny_run, on_step=lambda s, n, st: seen.append((s, n, st)))
     assert [s for s, _, _ in seen] == [1, 2, 3, 4] and seen[-1][1] == 4
     assert {"loss_d", "loss_g", "images_per_s"} <= set(seen[0][2])
     for name in ("model.safetensors", "checkpoint.safetensors", "samples.png", "log.jsonl", "config.json",
@@ -76,34 +80,55 @@ def batches_8(targets):
     return list(StepBatchSampler(targets, 8, True, 0, 0, 3))
 
 
-def test_resume_in_process_matches_uninterrupted(digits, tmp_path, tiny_config):
-    full = train_generator(digits, tiny_config, tmp_path / "full")
-    half = TrainConfig(**{**tiny_config.__dict__, "steps": 2})
-    train_generator(digits, half, tmp_path / "resumed")
-    resumed = train_generator(digits, tiny_config, tmp_path / "resumed", resume=True)
+def test_should_stop_writes_a_checkpoint_and_resume_matches_uninterrupted(digits, tmp_path, tiny_config):
+    run = RunSettings(device="cpu", sample_every=100, checkpoint_every=100)  # no checkpoint before the stop
+    full = train_generator(digits, tiny_config, tmp_path / "full", run=run)
+    steps_seen = []
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 3; checkpoint saved in .*--resume") as stopped:
+        train_generator(digits, tiny_config, tmp_path / "resumed", run=run, on_step=lambda s, n, st: steps_seen.append(s),
+                        should_stop=lambda: steps_seen[-1] >= 3)
+    assert stopped.value.step == 3 and json.loads(load_meta(tmp_path / "resumed" / "checkpoint.safetensors"))["step"] == 3
+    assert not (tmp_path / "resumed" / ".lock").exists()
+    # run settings are not the recipe: a resumed run may change them (workers too)
+    resumed = train_generator(digits, tiny_config, tmp_path / "resumed", resume=True,
+                              run=RunSettings(device="cpu", num_workers=1, sample_every=1))
     a, b = full.state_dict(), resumed.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     log = [json.loads(l) for l in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == [1, 2, 3, 4]
+    assert json.loads((tmp_path / "resumed" / "config.json").read_text())["run"]["num_workers"] == 1
+
+
+def test_maintenance_follows_the_schedule(digits, tmp_path):
+    config = TrainConfig(steps=5, width=8, z_dim=8, batch_size=8)
+    train_generator(digits, config, tmp_path, run=RunSettings(device="cpu", log_every=3, sample_every=4, checkpoint_every=100))
+    log = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss_d" in r] == [3, 5]  # every 3rd step, and the last
+    assert [r["step"] for r in log if "diversity" in r] == [4, 5]
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_000004.png", "step_000005.png"]
+    assert json.loads(load_meta(tmp_path / "checkpoint.safetensors"))["step"] == 5
+    meta = json.loads(load_meta(tmp_path / "model.safetensors"))
+    assert "sample_every" not in meta["train_config"] and meta["train_config"]["steps"] == 5  # the recipe only
 
 
 def test_sigkill_then_resume_continues_from_checkpoint_bit_for_bit(tmp_path):
-    steps = ["--steps", "120"]
-    subprocess.run(FIT + steps + ["--out", str(tmp_path / "ref")], check=True, capture_output=True)
+    """A real SIGKILL of a fit in its own process; the reference and the resumed run go in-process."""
+    steps = ["--steps", "80"]
+    assert CliRunner().invoke(main, [*FIT[3:], *steps, "--out", str(tmp_path / "ref")]).exit_code == 0
     out = tmp_path / "killed"
     proc = subprocess.Popen(FIT + steps + ["--out", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while not (out / "checkpoint.safetensors").exists() and time.time() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.02)
     proc.kill()
     proc.wait()
     checkpoint_step = json.loads(load_meta(out / "checkpoint.safetensors"))["step"]
-    assert checkpoint_step < 120, "the run finished before it could be killed; make it longer"
+    assert checkpoint_step < 80, "the run finished before it could be killed; make it longer"
     load_generator(out / "model.safetensors")  # the last good model is intact
-    resumed = subprocess.run(FIT + steps + ["--out", str(out), "--resume"], capture_output=True, text=True)
-    assert resumed.returncode == 0, resumed.stderr
+    resumed = CliRunner().invoke(main, [*FIT[3:], *steps, "--out", str(out), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
     log = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log if "loss_d" in r] == list(range(1, 121))
+    assert [r["step"] for r in log if "loss_d" in r] == list(range(1, 81))
     a, b = load_file(tmp_path / "ref" / "model.safetensors"), load_file(out / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -116,20 +141,25 @@ def load_meta(path):
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_sigint_and_sigterm_write_a_checkpoint_before_exit(tmp_path, sig):
+def test_sigint_and_sigterm_make_the_cli_write_a_checkpoint_and_exit_130(tmp_path, sig):
+    """The CLI turns the signal into the library's should_stop (in-process: a thread sends it)."""
     out = tmp_path / "run"
-    proc = subprocess.Popen(FIT + ["--steps", "100000", "--checkpoint-every", "100000", "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    while not (out / "log.jsonl").exists() or (out / "log.jsonl").stat().st_size == 0:
-        assert time.time() < deadline
-        time.sleep(0.05)
-    proc.send_signal(sig)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130 and "--resume" in err and "Traceback" not in err
+    log = out / "log.jsonl"
+
+    def send_when_training():
+        deadline = time.time() + 60
+        while (not log.exists() or log.stat().st_size == 0) and time.time() < deadline:
+            time.sleep(0.02)
+        os.kill(os.getpid(), sig)
+
+    threading.Thread(target=send_when_training, daemon=True).start()
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    result = CliRunner().invoke(main, [*FIT[3:], "--steps", "100000", "--checkpoint-every", "100000", "--out", str(out)])
+    assert result.exit_code == 130 and "--resume" in result.output and "Traceback" not in result.output, result.output
     step = json.loads(load_meta(out / "checkpoint.safetensors"))["step"]
     assert 1 <= step < 100000
     assert not (out / ".lock").exists()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers  # restored
 
 
 def test_existing_model_is_never_overwritten_without_resume_or_force(digits, tmp_path, tiny_config):
@@ -195,13 +225,13 @@ class PoisonedAfter(torch.utils.data.Dataset):
 
 def test_divergence_stops_with_a_clear_message_and_keeps_the_last_checkpoint(digits, tmp_path):
     data = PoisonedAfter(digits)
-    config = TrainConfig(steps=10, width=8, z_dim=8, batch_size=8, checkpoint_every=2, sample_every=100)
+    config = TrainConfig(steps=10, width=8, z_dim=8, batch_size=8)
 
     def on_step(step, total, stats):
         data.poison = step >= 3
 
     with pytest.raises(TrainingDiverged, match="diverged at step 4"):
-        train_generator(data, config, tmp_path, on_step=on_step)
+        train_generator(data, config, tmp_path, run=RunSettings(checkpoint_every=2, sample_every=100), on_step=on_step)
     assert json.loads(load_meta(tmp_path / "checkpoint.safetensors"))["step"] == 2
     g = load_generator(tmp_path / "model.safetensors")
     assert all(torch.isfinite(p).all() for p in g.state_dict().values())

@@ -122,7 +122,7 @@ def test_bad_walk_settings_name_the_value():
 def model_file(tmp_path_factory):
     root = tmp_path_factory.mktemp("walkdata")
     data = load_data(DataSpec(str(make_image_folder(root / "data")), image_size=16)).train
-    train_generator(data, TrainConfig(steps=2, width=8, z_dim=8, batch_size=16), root / "run", device="cpu")
+    train_generator(data, TrainConfig(steps=2, width=8, z_dim=8, batch_size=16), root / "run")
     return root / "run" / "model.safetensors"
 
 

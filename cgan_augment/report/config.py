@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Callable, Optional
 
-
-from ..errors import ConfigError
+from ..constraints import BOOL, Check, CheckedConfig, Interval, OneOf
 
 __all__ = ["ReportConfig", "ARMS", "BASELINE_ARMS", "SYNTHETIC_ARMS", "CLASSIFIERS", "METRICS", "Progress"]
 
@@ -21,7 +20,7 @@ Progress = Callable[[str, int, int, str], None]
 
 
 @dataclass(frozen=True)
-class ReportConfig:
+class ReportConfig(CheckedConfig):
     """How the report trains and compares its classifiers; saved in ``report.json``.
 
     Args:
@@ -68,31 +67,23 @@ class ReportConfig:
     grid_samples: int = 10
     eval_batch_size: int = 512
 
-    def __post_init__(self):
+    _parameter_constraints = {
+        "arms": [Check(lambda v: v and len(set(v)) == len(v) and all(a in ARMS for a in v),
+                       f"a non-empty list of distinct arms from {', '.join(ARMS)}")],
+        "classifier": [OneOf(CLASSIFIERS)],
+        "seeds": [Check(lambda v: v and len(set(v)) == len(v), "one or more distinct integers")],
+        "steps": [Interval(int, 1)], "batch_size": [Interval(int, 1)],
+        "lr": [Interval(float, 0, closed="neither")],
+        "alpha": [Interval(float, 0, 1)],
+        "synthetic_below": [None, Interval(int, 1)],
+        "affine_degrees": [Interval(float, 0, 180)],
+        "affine_translate": [Interval(float, 0, 1, closed="left")], "affine_scale": [Interval(float, 0, 1, closed="left")],
+        "flips": [BOOL],
+        "elastic_alpha": [Interval(float, 0)], "elastic_sigma": [Interval(float, 0, closed="neither")],
+        "quality_samples": [Interval(int, 1)], "quality_k": [Interval(int, 1)],
+        "grid_samples": [Interval(int, 1)], "eval_batch_size": [Interval(int, 1)],
+    }
+
+    def _normalise(self) -> None:
         object.__setattr__(self, "arms", tuple(self.arms))
         object.__setattr__(self, "seeds", tuple(int(s) for s in self.seeds))
-        unknown = [a for a in self.arms if a not in ARMS]
-        if unknown or not self.arms:
-            raise ConfigError(f"arms should be a non-empty list of {', '.join(ARMS)}. Got {unknown[0] if unknown else 'none'!r}.")
-        if len(set(self.arms)) != len(self.arms):
-            raise ConfigError(f"arms lists an arm twice: {', '.join(self.arms)}.")
-        if self.classifier not in CLASSIFIERS:
-            raise ConfigError(f"classifier should be one of {', '.join(CLASSIFIERS)}. Got {self.classifier!r}.")
-        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
-            raise ConfigError(f"seeds should be one or more distinct integers. Got {list(self.seeds)}.")
-        for name in ("steps", "batch_size", "quality_samples", "quality_k", "grid_samples", "eval_batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} should be a positive integer. Got {value!r}.")
-        if not self.lr > 0:
-            raise ConfigError(f"lr should be positive. Got {self.lr}.")
-        if not 0 <= self.alpha <= 1:
-            raise ConfigError(f"alpha should lie in [0, 1]. Got {self.alpha}.")
-        if not (0 <= self.affine_degrees <= 180 and 0 <= self.affine_translate < 1 and 0 <= self.affine_scale < 1):
-            raise ConfigError("affine_degrees should lie in [0, 180], affine_translate and affine_scale in [0, 1). "
-                              f"Got {self.affine_degrees}, {self.affine_translate}, {self.affine_scale}.")
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ReportConfig":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})

@@ -1,0 +1,167 @@
+"""The periodic work of a fit that writes files: log lines, sample grids and checkpoints on a
+schedule, the EMA generator with standing BatchNorm statistics, and the run's small files."""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..checkpoint import save_checkpoint, save_generator
+from ..curves import write_training_curves
+from ..diagnostics import class_diversity, write_diversity_plot, write_timeline, write_timeline_animation
+from ..files import write_text_atomic
+from ..images import save_grid
+from ..models import Generator
+from .config import RunSettings, TrainConfig
+
+
+def _standing_stats(generator: Generator, seed: int, batches: int = 4, batch_size: int = 128) -> Generator:
+    """A copy of ``generator`` whose BatchNorm statistics are averaged over fresh batches of its
+    own activations (class-balanced labels), so that eval-mode samples match train-mode ones."""
+    g = copy.deepcopy(generator)
+    norms = [m for m in g.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return g.eval()
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    rng = torch.Generator().manual_seed(seed)
+    g.train()
+    with torch.no_grad():
+        for _ in range(batches):
+            y = torch.arange(batch_size) % g.num_classes
+            z = torch.randn(batch_size, g.z_dim, generator=rng)
+            g(z.to(g.device), y.to(g.device))
+    for m in norms:
+        m.momentum = 0.1
+    return g.eval()
+
+
+@dataclass
+class _Nets:
+    """Everything a step changes: both networks, the EMA generator and both optimisers."""
+
+    G: Generator
+    D: torch.nn.Module
+    G_ema: Generator
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+
+    @property
+    def modules(self) -> dict:
+        return {"G": self.G, "D": self.D, "G_ema": self.G_ema}
+
+    @property
+    def optimizers(self) -> dict:
+        return {"opt_g": self.opt_g, "opt_d": self.opt_d}
+
+
+class _Maintenance:
+    """The periodic work of a run that writes files (rank 0 with an ``out``): log lines every
+    ``log_every`` steps, a sample grid every ``sample_every``, a checkpoint every
+    ``checkpoint_every``, and all of them at the last step."""
+
+    GRID_ROWS = 10
+
+    def __init__(self, out: Path, nets: _Nets, dataset, config: TrainConfig, run: RunSettings, meta: dict, start: int):
+        self.out, self.nets, self.config, self.run, self.meta = out, nets, config, run, meta
+        self.classes, self.num_classes = list(dataset.classes), len(dataset.classes)
+        n = self.GRID_ROWS
+        self.grid_noise = torch.randn(self.num_classes * n, config.z_dim, generator=torch.Generator().manual_seed(config.seed))
+        self.grid_labels = torch.arange(self.num_classes).repeat_interleave(n)
+        self.real_diversity = class_diversity(*_real_examples(dataset, n), self.num_classes)
+        (out / "samples").mkdir(exist_ok=True)
+        _trim_log(out / "log.jsonl", start)
+        self.log = open(out / "log.jsonl", "a")
+        if start:  # the earlier run's lines stay; the curves mark where this one continues
+            self.log.write(json.dumps({"step": start, "event": "resume"}) + "\n")
+        self._standing: dict = {}
+
+    def close(self) -> None:
+        self.log.close()
+
+    def eval_generator(self, step: int) -> Generator:
+        """The EMA generator with standing BatchNorm statistics, computed once per step (the grid,
+        the checkpoint and the return value of the same step share it)."""
+        if self._standing.get("step") != step:
+            g = _standing_stats(self.nets.G_ema, self.config.seed)
+            g.classes = list(self.classes)
+            self._standing = {"step": step, "generator": g}
+        return self._standing["generator"]
+
+    def after_step(self, step: int, stats: dict) -> None:
+        """What the schedule asks for after ``step``."""
+        last = step == self.config.steps
+        if step % self.run.log_every == 0 or last:
+            self.log.write(json.dumps(stats) + "\n")
+        if step % self.run.sample_every == 0 or last:
+            self.grid(step)
+        if step % self.run.checkpoint_every == 0 or last:
+            self.checkpoint(step)
+
+    def grid(self, step: int) -> None:
+        """``samples/step_N.png``, ``samples.png``, ``samples_over_time.png`` and ``.gif``, a diversity
+        log line, ``diversity.png`` and ``training_curves.png`` (from the whole log, earlier runs included)."""
+        g, out, n = self.eval_generator(step), self.out, self.GRID_ROWS
+        device = self.nets.G.device
+        with torch.no_grad():
+            images = g(self.grid_noise.to(device), self.grid_labels.to(device)).clamp(0, 1).cpu()
+        save_grid(images, out / "samples" / f"step_{step:06d}.png", nrow=n)
+        save_grid(images, out / "samples.png", nrow=n)
+        timeline = [_read_grid(p, self.num_classes * n, n, images.shape[1:]) for p in sorted((out / "samples").glob("step_*.png"))]
+        write_timeline(timeline, out / "samples_over_time.png", self.num_classes)
+        self.log.write(json.dumps({"step": step, "diversity": class_diversity(images, self.grid_labels, self.num_classes),
+                                   "real_diversity": self.real_diversity}) + "\n")
+        self.log.flush()
+        write_diversity_plot(out / "log.jsonl", out / "diversity.png", self.classes)
+        write_training_curves(out / "log.jsonl", out / "training_curves.png", self.classes,
+                              title=f"{self.config.family}, {self.config.loss} loss")
+        write_timeline_animation(sorted((out / "samples").glob("step_*.png")), out / "samples_over_time.gif")
+
+    def checkpoint(self, step: int) -> None:
+        self.log.flush()
+        state = dict(self.meta, step=step)
+        # Model first: wherever a kill lands, a checkpoint on disk implies a model on disk.
+        save_generator(self.eval_generator(step), self.out / "model.safetensors", state)
+        save_checkpoint(self.out / "checkpoint.safetensors", self.nets.modules, self.nets.optimizers, state)
+
+
+def _real_examples(dataset, per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to ``per_class`` real images of each class (the first ones), for diversity reference."""
+    picked, seen = [], {}
+    for i, t in enumerate(dataset.targets):
+        if seen.get(t, 0) < per_class:
+            seen[t] = seen.get(t, 0) + 1
+            picked.append(i)
+    items = [dataset[i] for i in picked]
+    return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+
+
+def _read_grid(path: Path, n: int, nrow: int, shape) -> torch.Tensor:
+    """The n images (C×H×W each) of a grid PNG written by ``save_grid`` with padding 1."""
+    import numpy as np
+    from PIL import Image
+
+    c, h, w = shape
+    with Image.open(path) as im:
+        arr = torch.from_numpy(np.asarray(im.convert("L" if c == 1 else "RGB"), dtype=np.uint8).copy())
+    arr = arr.view(arr.shape[0], arr.shape[1], -1).permute(2, 0, 1).float() / 255
+    cells = [arr[:, 1 + (i // nrow) * (h + 1):1 + (i // nrow) * (h + 1) + h, 1 + (i % nrow) * (w + 1):1 + (i % nrow) * (w + 1) + w]
+             for i in range(n)]
+    return torch.stack(cells)
+
+
+def _write_json(path: Path, obj) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=2))
+
+
+def _trim_log(path: Path, keep_until: int) -> None:
+    """Drop log lines of steps after the checkpoint we resume from (they will be redone)."""
+    if not path.exists():
+        return
+    lines = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l).get("step", 0) <= keep_until]
+    write_text_atomic(path, "".join(l + "\n" for l in lines))
