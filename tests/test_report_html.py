@@ -40,6 +40,17 @@ def test_page_is_self_contained_and_holds_the_report(report):
     for arm in ("real", "oversample", "synthetic"):
         assert f"<td>{arm}</td>" in page
     assert "Fréchet distance" in page and "torchvision" in page and "balanced accuracy" in page
+    assert ">class (training images)</th>" in page  # 10 classes, 3 arms: a class per row
+
+
+def test_recall_table_has_an_arm_per_row_when_arms_outnumber_classes(report):
+    result, out, _ = report
+    few = copy.deepcopy(result)
+    few["data"]["classes"], few["data"]["train_counts"] = ["a", "b"], [5, 1]
+    for entry in few["arms"].values():
+        entry["per_class_recall"]["mean"] = [0.5, 0.25]
+    page = render_report_html(few, out)
+    assert "b<br><small>n=1</small>" in page and "class (training images)" not in page
 
 
 def test_text_from_the_data_is_escaped(report):
@@ -83,7 +94,7 @@ def test_chromium_renders_the_report(report, browser):
         assert im.width == 1280 and im.height > 900
         pixels = np.asarray(im.convert("L"))
     assert pixels.std() > 10  # not a blank page
-    printed = browser.open(path, width=794, height=1123, media="print")  # A4 at 96 dpi
+    printed = browser.open(path, width=688, height=1123, media="print")  # A4 less 14 mm margins, at 96 dpi
     assert printed.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     assert all(i["ok"] for i in _images(printed)) and printed.problems() == []
     pdf = printed.pdf()

@@ -58,6 +58,8 @@ footer { margin-top: 2.5rem; color: var(--muted); font-size: .8rem; }
   h2 { break-after: avoid; }
   figure, tr, dl.settings { break-inside: avoid; }
   .scroll { overflow: visible; }
+  table { font-size: 8pt; }
+  th, td { padding: .15rem .3rem; }
   a { color: inherit; text-decoration: none; }
 }
 """
@@ -122,7 +124,8 @@ def _table(head: list, rows: list, classes: Optional[list] = None, text_columns:
 
 def _arms_table(result: dict) -> str:
     names = result["data"]["classes"]
-    best = max(result["arms"], key=lambda a: result["arms"][a]["balanced_accuracy"]["mean"], default=None)
+    usable = [a for a in result["arms"] if a != "oracle"]  # the oracle is a ceiling, not a contender
+    best = max(usable, key=lambda a: result["arms"][a]["balanced_accuracy"]["mean"], default=None)
     rows, marks = [], []
     for arm, entry in result["arms"].items():
         recall = entry["per_class_recall"]["mean"]
@@ -164,15 +167,23 @@ def _gains_table(result: dict) -> str:
 
 
 def _recall_table(result: dict) -> str:
+    """Mean recall per arm and class, shaded; an arm per row, or a class per row when there are more
+    classes than arms (a long table breaks across pages, a wide one would be cut off in print)."""
     classes, counts = result["data"]["classes"], result["data"]["train_counts"]
-    head = ["arm"] + [f"{_e(c)}<br><small>n={n}</small>" for c, n in zip(classes, counts)]
-    rows = []
-    for arm, entry in result["arms"].items():
-        cells = [f"<td>{_e(arm)}</td>"]
-        for r in entry["per_class_recall"]["mean"]:
-            shade = int(255 - 90 * max(0.0, min(1.0, r)))
-            cells.append(f'<td class="heat" style="background: rgb({shade}, {min(255, shade + 40)}, 255)">{r:.2f}</td>')
-        rows.append(cells)
+    arms = list(result["arms"])
+    recall = [result["arms"][a]["per_class_recall"]["mean"] for a in arms]  # [arm][class]
+
+    def cell(r: float) -> str:
+        shade = int(255 - 90 * max(0.0, min(1.0, r)))
+        return f'<td class="heat" style="background: rgb({shade}, {min(255, shade + 40)}, 255)">{r:.2f}</td>'
+
+    if len(classes) <= len(arms):
+        head = ["arm"] + [f"{_e(c)}<br><small>n={n}</small>" for c, n in zip(classes, counts)]
+        rows = [[f"<td>{_e(a)}</td>"] + [cell(r) for r in recall[i]] for i, a in enumerate(arms)]
+    else:
+        head = ["class (training images)"] + [_e(a) for a in arms]
+        rows = [[f"<td>{_e(c)} ({n})</td>"] + [cell(recall[i][k]) for i in range(len(arms))]
+                for k, (c, n) in enumerate(zip(classes, counts))]
     return _table(head, rows)
 
 
