@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Optional, Sequence, Union
 
 from .files import atomic_path
+from .images import quiet_figure_warnings
 
 __all__ = ["read_log", "smooth", "plot_diversity", "write_training_curves"]
 
@@ -194,9 +195,9 @@ def write_training_curves(log_path: Union[str, Path], path: Union[str, Path],
     if resumed:
         heading += f" (dotted: resumed at step {', '.join(map(str, resumed))})"
     fig.suptitle(heading + "; faint: raw values, solid: smoothed", fontsize=9)
-    fig.tight_layout()
     try:
-        with atomic_path(path) as tmp:
+        with quiet_figure_warnings(), atomic_path(path) as tmp:
+            fig.tight_layout()
             fig.savefig(tmp, format="png")
     finally:
         plt.close(fig)

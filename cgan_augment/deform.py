@@ -208,7 +208,7 @@ def fit_deform(dataset, config: DeformConfig = DeformConfig(), out: Union[str, P
     exemplars = g.exemplar_images[first.clamp(max=len(g.exemplar_labels) - 1)].to(device).float().div(255)
     variants = g.vary(exemplars.repeat_interleave(rows - 1, 0), generator=torch.Generator(device=device).manual_seed(config.seed))
     grid = torch.cat([exemplars.unsqueeze(1), variants.view(g.num_classes, rows - 1, *exemplars.shape[1:])], 1)
-    save_grid(grid.flatten(0, 1), out / "samples.png", nrow=rows)
+    save_grid(grid.flatten(0, 1), out / "samples.png", nrow=rows, row_labels=g.classes)
     write_text_atomic(out / "config.json", json.dumps({"train_config": {"family": "deform", **asdict(config)},
                                                         "data": data_meta, "device": str(device)}, indent=2))
     return g

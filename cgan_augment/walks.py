@@ -108,7 +108,8 @@ def _safe_name(name: str) -> str:
 def write_walk(model: Union[str, Path, Generator], out: Union[str, Path],
                classes: Optional[Sequence[Union[int, str]]] = None, n: int = 8, grid_class: Union[int, str, None] = None,
                seed: int = 0, mode: str = "slerp", device: str = "auto") -> list[Path]:
-    """Write a latent walk as one PNG with a row per class, and optionally a 2-D grid for one class.
+    """Write a latent walk as one PNG with a row per class (its name on the left), and optionally a
+    2-D grid for one class.
 
     Args:
         model: a ``model.safetensors`` path or a :class:`~cgan_augment.Generator`.
@@ -128,7 +129,8 @@ def write_walk(model: Union[str, Path, Generator], out: Union[str, Path],
     _check_n(n, "--n (images along a walk)")
     generator = model if isinstance(model, Generator) else load_generator(model, device=resolve_device(device))
     pick = lambda c: int(c) if isinstance(c, str) and c not in generator.classes and c.isdigit() else c  # noqa: E731
-    rows = latent_walk(generator, [pick(c) for c in classes] if classes else None, n=n, seed=seed, mode=mode)
+    labels = [generator.class_index(pick(c)) for c in classes] if classes else list(range(generator.num_classes))
+    rows = latent_walk(generator, labels, n=n, seed=seed, mode=mode)
     grid = None
     if grid_class is not None:
         label = generator.class_index(pick(grid_class))
@@ -138,7 +140,7 @@ def write_walk(model: Union[str, Path, Generator], out: Union[str, Path],
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise OutputDirError(f"{out.parent}: cannot create the output folder ({e.strerror}).") from None
-    save_grid(rows, out, nrow=n)
+    save_grid(rows, out, nrow=n, row_labels=[generator.classes[k] for k in labels])
     written = [out]
     if grid is not None:
         save_grid(grid[1], grid[0], nrow=n)

@@ -71,6 +71,7 @@ def _default_out(source: str) -> Path:
 @fit_option("--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.safetensors.")
 @click.option("--force", is_flag=True, help="Replace a model already in OUT, or take over its lock.")
+@fit_option("--strict", "Stop with an error (exit 1) at the first mode-collapse or stall warning.", is_flag=True, default=None)
 @user_errors
 def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, out, resume, force, **fit_options):
     """Fit a class-conditional GAN on DATA and save OUT/model.safetensors.
@@ -81,6 +82,12 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
     samples/step_N.png, samples_over_time.png and .gif, log.jsonl (losses,
     D's scores, per-class diversity), training_curves.png (drawn from it),
     diversity.png (collapse shows here), config.json.
+
+    \b
+    At every sample grid the samples are checked: a class whose samples are
+    nearly all alike (mode collapse), or samples that stop changing (stalled or
+    diverged training), gives a warning, also kept in log.jsonl and shown by
+    `info`; with --strict, training stops there with exit code 1.
 
     \b
     Examples:
@@ -115,9 +122,11 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
             progress("fit", step, total, f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s")
 
         with StopOnSignal() as stop:  # Ctrl-C / SIGTERM: checkpoint, then exit 130
-            train_generator(train, config, out, run=run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
-                            resume=resume, force=force, on_step=on_step, should_stop=stop)
+            generator = train_generator(train, config, out, run=run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
+                                        resume=resume, force=force, on_step=on_step, should_stop=stop)
     click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'log.jsonl'}")
+    for message in generator.metadata.get("warnings", []):
+        click.echo(f"warning: {message}")
 
 
 @main.command()
@@ -177,6 +186,8 @@ def info(model, as_json):
     cfg = meta.get("train_config", {})
     if cfg:
         click.echo(f"  trained {meta.get('step')} steps: " + ", ".join(f"{k}={v}" for k, v in cfg.items()))
+    for message in meta.get("warnings", []):
+        click.echo(f"  warning: {message}")
 
 
 from .augment import augment  # noqa: E402

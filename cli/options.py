@@ -19,15 +19,31 @@ from cgan_augment.constraints import OneOf
 from cgan_augment.errors import CGANAugmentError, TrainingInterrupted
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Our warnings as ``warning: ...``; any other library's as one ``note: ...`` line (no source line)."""
+    from cgan_augment.errors import CGANAugmentWarning
+
+    text = " ".join(str(message).split())
+    if issubclass(category, CGANAugmentWarning):
+        click.echo(f"\nwarning: {text}", err=True)
+    else:
+        click.echo(f"\nnote: {text} ({category.__name__})", err=True)
+
+
 def user_errors(fn):
-    """Print library errors as ``error: ...`` (exit 1); Ctrl-C as a short note (exit 130)."""
+    """Print library errors as ``error: ...`` (exit 1), warnings as one line each, Ctrl-C as a
+    short note (exit 130)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        import warnings
+
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return fn(*args, **kwargs)
         except CGANAugmentError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {e.cli_message}", err=True)
             sys.exit(1)
         except TrainingInterrupted as e:
             click.echo(f"\n{e}", err=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import click
@@ -22,6 +23,9 @@ def _print_result(result: dict, out: Path) -> None:
         click.echo(f"note: {arm} skipped: {why}")
     if result.get("files", {}).get("figure_note"):
         click.echo(f"note: no figure: {result['files']['figure_note']}")
+    for arm in result.get("below_chance", []):
+        click.echo(f"note: {arm} is below chance (balanced accuracy {result['arms'][arm]['balanced_accuracy']['mean']:.3f} "
+                   f"< 1/{len(result['data']['classes'])})")
     click.echo(f"\n{result['verdict']}")
     names = [f for k, f in result.get("files", {}).items() if k != "figure_note"]
     click.echo(f"wrote {', '.join(str(out / f) for f in names)}")
@@ -40,7 +44,8 @@ def _print_result(result: dict, out: Path) -> None:
 @config_option(ReportConfig, "--steps", "Classifier optimiser steps per arm and seed.", type=int)
 @config_option(ReportConfig, "--batch-size", "Classifier batch size.", type=int)
 @click.option("--arms", help=f"Comma-separated arms to run. [default: {','.join(default_of(ReportConfig, 'arms'))}]")
-@config_option(ReportConfig, "--alpha", "synthetic+aug: chance an item of a class with synthetic images is synthetic.", type=float)
+@config_option(ReportConfig, "--alpha", "synthetic+aug, synthetic+strong-aug: chance an item of a class with synthetic images is synthetic.", type=float)
+@config_option(ReportConfig, "--synthetic-below", "Only classes with fewer real images than this get synthetic items in those arms (0: every class).", type=int)
 @config_option(ReportConfig, "--flips/--no-flips", "Flip images horizontally in the augmented arms (only if the data allows it; digits do not).",
                field="flips", default=None)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Report folder.")
@@ -49,7 +54,7 @@ def _print_result(result: dict, out: Path) -> None:
 @click.option("--force", is_flag=True, help="With --fit: replace a generator already in OUT/generator.")
 @user_errors
 def report(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, model, fit_here, fit_steps, fit_width,
-           test_data, oracle, classifier, seeds, steps, batch_size, arms, alpha, flips, out, device, resume, force):
+           test_data, oracle, classifier, seeds, steps, batch_size, arms, alpha, synthetic_below, flips, out, device, resume, force):
     """Does synthetic data help a classifier on DATA? Train the same classifier under each arm
     (real, class-weights, oversample, smote, classic-aug, synthetic, synthetic+aug,
     synthetic-only, oracle) and compare them on held-out test data the generator never saw.
@@ -74,8 +79,11 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds should be a positive number of seeds. Got {seeds}.")
     config = ReportConfig(**given(classifier=classifier, steps=steps, batch_size=batch_size, alpha=alpha, flips=flips,
+                                  synthetic_below=synthetic_below or None,
                                   seeds=tuple(range(seeds)) if seeds else None,
                                   arms=tuple(a.strip() for a in arms.split(",") if a.strip()) if arms else None))
+    if synthetic_below == 0:  # 0 on the command line: synthetic items for every class
+        config = dataclasses.replace(config, synthetic_below=None)
     fit = TrainConfig(**given(steps=fit_steps, width=fit_width)) if fit_here else None
     out = Path(out)
     with Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:

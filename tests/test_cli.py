@@ -62,3 +62,19 @@ def test_fit_refuses_to_overwrite_and_bad_inputs_are_one_line(tmp_path, image_fo
 
 def test_resume_without_checkpoint_is_refused(tmp_path, image_folder):
     one_line_error(run("fit", image_folder, "--out", tmp_path / "fresh", "--resume", *TINY), "nothing to resume")
+
+
+def test_fit_warns_of_collapse_in_output_and_info_and_strict_exits_non_zero(tmp_path, image_folder):
+    blown = ["--lr", "1e6", "--steps", "6", "--sample-every", "2", *TINY[:-2]]
+    result = run("fit", image_folder, "--out", tmp_path / "loud", *blown)
+    assert result.exit_code == 0, result.output
+    warned = [l for l in result.output.splitlines() if l.startswith("warning: ")]
+    assert warned[0].startswith("warning: step 2: mode collapse in 3 of 3 classes ('a', 'b', 'c')")
+    assert warned[-1].startswith("warning: step 6: the generated samples have not changed over the last 3 sample grids")
+    info = run("info", tmp_path / "loud" / "model.safetensors").output
+    assert "  warning: step 2: mode collapse in 3 of 3 classes" in info and "  warning: step 6: the generated" in info
+    strict = run("fit", image_folder, "--out", tmp_path / "strict", "--strict", *blown)
+    one_line_error(strict, "training stopped (--strict) at step 2: mode collapse in 3 of 3 classes")
+    assert strict.exit_code == 1
+    quiet = run("fit", image_folder, "--out", tmp_path / "quiet", "--strict", *TINY)
+    assert quiet.exit_code == 0 and "warning" not in quiet.output
