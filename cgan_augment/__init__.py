@@ -15,12 +15,13 @@ from .plan import format_plan, synthetic_plan
 from .sampling import BatchMixer, ClassBalancedSampler, by_class_size
 from .synthetic import SyntheticDataset
 from .train import RunSettings, TrainConfig, train_generator
+from .walks import latent_grid, latent_walk, write_walk
 
 __all__ = [
     "__version__",
     "DataSpec", "LoadedData", "load_data", "class_counts", "ImageFolderImages", "ArrayImages", "LabeledSubset",
     "TrainConfig", "RunSettings", "train_generator", "resolve_device", "TrainingInterrupted",
-    "Generator", "load_generator", "save_generator", "read_metadata",
+    "Generator", "load_generator", "save_generator", "read_metadata", "latent_walk", "latent_grid", "write_walk",
     "SyntheticDataset", "synthetic_plan", "format_plan", "ClassBalancedSampler", "BatchMixer", "by_class_size",
     "Augmentation",
     "CGANOverSampler",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import click
@@ -13,34 +12,7 @@ from cgan_augment.pipeline import report_from_spec, run_demo
 from cgan_augment.report import ReportConfig
 
 from .options import StopOnSignal, config_option, data_options, data_spec, default_of, given, user_errors
-
-
-class _Progress:
-    """One click progress bar per stage (``fit``, then ``classifiers``), on stderr."""
-
-    def __init__(self):
-        self.bar, self.stage = None, None
-
-    def __call__(self, stage: str, done: int, total: int, detail: str):
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            self.bar = click.progressbar(length=total, label=stage, show_pos=True, file=sys.stderr,
-                                         item_show_func=lambda s: s)
-            self.bar.__enter__()
-        self.bar.current_item = detail
-        self.bar.update(done - self.bar.pos)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+from .progress import Progress
 
 
 def _print_result(result: dict, out: Path) -> None:
@@ -88,8 +60,9 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
     synthetic-only, oracle) and compare them on held-out test data the generator never saw.
 
     \b
-    Writes to OUT: report.md (table and verdict), report.json (every number), recall_by_class.png,
-    samples.png (real | generated, one row per class), runs/ (one file per arm and seed).
+    Writes to OUT: report.html (one self-contained page), report.md (table and verdict),
+    report.json (every number), recall_by_class.png, samples.png (real | generated, one row
+    per class), runs/ (one file per arm and seed).
 
     \b
     Examples:
@@ -113,7 +86,7 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
         config = dataclasses.replace(config, synthetic_below=None)
     fit = TrainConfig(**given(steps=fit_steps, width=fit_width)) if fit_here else None
     out = Path(out)
-    with _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
+    with Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
         result = report_from_spec(spec, out, model=model, fit=fit, test=test_data, config=config, oracle=oracle,
                                   on_progress=progress, resume=resume, force=force, should_stop=stop, **given(device=device))
     _print_result(result, out)
@@ -141,7 +114,7 @@ def demo(out, device):
                f"{generator}; classifier {config.classifier}, {config.steps} steps, "
                f"{len(config.seeds)} seeds")
     out = Path(out or default_of(run_demo, "out"))
-    with _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
+    with Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
         result = run_demo(out, on_progress=progress, should_stop=stop, **given(device=device))
     _print_result(result, out)
     click.echo(f"generator: {out / 'generator' / 'model.safetensors'} (samples in {out / 'generator' / 'samples.png'})")

@@ -13,6 +13,7 @@ import torch
 from ..files import atomic_path, write_text_atomic
 from ..images import quiet_figure_warnings, save_grid
 from .config import ReportConfig, SYNTHETIC_ARMS
+from .html import write_report_html
 
 __all__ = ["format_table"]
 
@@ -139,9 +140,11 @@ def _write_outputs(result: dict, out: Path, real: tuple, generator, config: Repo
         files["figure_note"] = note
     else:
         files["figure"] = "recall_by_class.png"
+    files["html"] = "report.html"
     result["files"] = files
     write_text_atomic(out / "report.json", json.dumps(result, indent=2))
     write_text_atomic(out / "report.md", _markdown(result))
+    write_report_html(result, out)
     return files
 
 
