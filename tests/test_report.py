@@ -69,14 +69,14 @@ def test_every_arm_runs_and_reports_sklearn_metrics(full_report, split):
 def test_gains_verdict_and_quality(full_report):
     result, _, _ = full_report
     gains = result["gains"]
-    assert gains["best_baseline"] in ("class-weights", "oversample", "smote", "classic-aug")
+    assert gains["best_baseline"] in ("class-weights", "oversample", "smote", "classic-aug", "strong-aug")
     g = gains["synthetic"]["vs_real"]
     per_seed = [result["arms"]["synthetic"]["runs"][s]["balanced_accuracy"] - result["arms"]["real"]["runs"][s]["balanced_accuracy"]
                 for s in ("0", "1")]
     assert g["mean"] == pytest.approx(np.mean(per_seed)) and g["std"] == pytest.approx(np.std(per_seed, ddof=1))
     assert "synthetic" in gains["oracle_gap_recovered"]
     c = result["comparison"]
-    assert (c["arm"], c["vs"], c["unit"]) == ("synthetic+aug", max(("classic-aug", "strong-aug"), key=lambda a: result["arms"][a]["balanced_accuracy"]["mean"]), "seed")
+    assert (c["arm"], c["vs"], c["unit"]) == ("synthetic+strong-aug", max(("strong-aug", "classic-aug"), key=lambda a: result["arms"][a]["balanced_accuracy"]["mean"]), "seed")
     assert result["verdict"].startswith({"helped": "synthetic data helped: ", "hurt": "synthetic data hurt: ",
                                          "no clear difference": "no clear difference: "}[c["call"]])
     assert "95 % interval [" in result["verdict"] and "over 2 paired seeds" in result["verdict"]

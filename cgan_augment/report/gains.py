@@ -16,9 +16,9 @@ from .config import BASELINE_ARMS, METRICS, SYNTHETIC_ARMS
 __all__ = ["paired_interval", "verdict_call", "primary_comparison", "PRIMARY_ORDER", "SAME_KIND"]
 
 # The synthetic arm whose gain the verdict tests, in order of preference among those run: the
-# recommended pipeline (classic augmentation with a share of generated images) first. Which arm
-# is tested depends only on which arms were run, never on their results.
-PRIMARY_ORDER = ("synthetic+aug", "synthetic+strong-aug", "synthetic")
+# recommended pipeline (strong augmentation with a share of generated images for the rare classes,
+# README) first. Which arm is tested depends only on which arms were run, never on their results.
+PRIMARY_ORDER = ("synthetic+strong-aug", "synthetic+aug", "synthetic")
 # The baselines each synthetic arm is compared with: those that do the same without a generator.
 SAME_KIND = {
     "synthetic+aug": ("classic-aug", "strong-aug"),
