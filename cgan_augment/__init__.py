@@ -21,13 +21,14 @@ _EXPORTS = {
     "BatchMixer": "sampling", "ClassBalancedSampler": "sampling", "by_class_size": "sampling",
     "SyntheticDataset": "synthetic",
     "RunSettings": "train", "TrainConfig": "train", "train_generator": "train",
+    "latent_grid": "walks", "latent_walk": "walks", "write_walk": "walks",
 }
 
 __all__ = [
     "__version__",
     "DataSpec", "LoadedData", "load_data", "class_counts", "ImageFolderImages", "ArrayImages", "LabeledSubset",
     "TrainConfig", "RunSettings", "train_generator", "resolve_device", "TrainingInterrupted",
-    "Generator", "load_generator", "save_generator", "read_metadata",
+    "Generator", "load_generator", "save_generator", "read_metadata", "latent_walk", "latent_grid", "write_walk",
     "SyntheticDataset", "synthetic_plan", "format_plan", "ClassBalancedSampler", "BatchMixer", "by_class_size",
     "Augmentation",
     "CGANOverSampler",

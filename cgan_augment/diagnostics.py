@@ -1,4 +1,4 @@
-"""Per-class training diagnostics: sample diversity and the sample grid over time.
+"""Per-class training diagnostics: sample diversity and the sample grid over time (a PNG and a GIF).
 
 Mode collapse shows first in the rare classes, as generated samples of a class that all look
 alike. ``class_diversity`` measures it as the mean pairwise distance between images of a class
@@ -7,16 +7,15 @@ alike. ``class_diversity`` measures it as the mean pairwise distance between ima
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import torch
 
 from .files import atomic_path
 from .images import quiet_figure_warnings, save_grid
 
-__all__ = ["class_diversity", "training_warnings", "write_timeline", "write_diversity_plot"]
+__all__ = ["class_diversity", "training_warnings", "write_timeline", "write_diversity_plot", "write_timeline_animation"]
 
 # A class has collapsed when its generated samples differ less than this share of what its real
 # images differ (healthy runs measure 0.7-1.3; the collapsed runs of issue 5 0.27-0.34; a run
@@ -101,23 +100,14 @@ def write_diversity_plot(log_path: Path, path: Path, classes: Sequence[str]) -> 
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed: no diversity plot (pip install matplotlib)"
-    lines = Path(log_path).read_text().splitlines()
-    rows = [row for row in (json.loads(l) for l in lines if l.strip()) if "diversity" in row]
-    if not rows:
+    from .curves import plot_diversity, read_log
+
+    records = read_log(log_path)
+    if not any(isinstance(r.get("diversity"), list) for r in records):
         return None
-    steps = [r["step"] for r in rows]
     fig, ax = plt.subplots(figsize=(7, 4))
-    cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
-    for k, name in enumerate(classes):
-        values = [r["diversity"][k] for r in rows]
-        line, = ax.plot(steps, [v if v is not None else float("nan") for v in values], color=cmap(k % cmap.N), label=name)
-        real = rows[-1]["real_diversity"][k]
-        if real is not None:
-            ax.axhline(real, color=line.get_color(), linestyle=":", linewidth=0.8)
+    plot_diversity(ax, records, classes)
     ax.set_xlabel("step")
-    ax.set_ylabel("mean pairwise distance within class")
-    ax.set_title("Generated-sample diversity per class (dotted: real images)")
-    ax.legend(fontsize=7, ncol=2)
     try:
         with quiet_figure_warnings(), atomic_path(path) as tmp:
             fig.tight_layout()
@@ -125,3 +115,46 @@ def write_diversity_plot(log_path: Path, path: Path, classes: Sequence[str]) -> 
     finally:
         plt.close(fig)
     return None
+
+
+def write_timeline_animation(grids: Sequence[Union[str, Path]], path: Union[str, Path],
+                             steps: Optional[Sequence[int]] = None, frame_ms: int = 500,
+                             max_frames: int = 60, min_width: int = 160) -> None:
+    """An animated GIF of the sample grids over training: one frame per grid PNG (a row per class,
+    fixed noise), a caption strip with the step, looping, the last frame held three times as long.
+
+    Args:
+        grids: the grid PNGs in training order (e.g. ``samples/step_*.png``), all the same size.
+        path: where the GIF goes (written atomically).
+        steps: the step of each grid, for the caption (default: parsed from ``step_N`` file names).
+        frame_ms: how long each frame shows. max_frames: more grids are thinned evenly (the last kept).
+        min_width: small grids are scaled up by a whole factor (nearest neighbour) to at least this width.
+
+    GIF because every browser, viewer and markdown renderer plays it; grayscale grids keep their
+    256 grey levels exactly, colour grids are reduced to 256 colours per frame.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    grids = [Path(g) for g in grids]
+    if not grids:
+        raise ValueError("write_timeline_animation needs at least one grid")
+    if steps is None:
+        steps = [int(g.stem.rsplit("_", 1)[-1]) if g.stem.rsplit("_", 1)[-1].isdigit() else i for i, g in enumerate(grids)]
+    picked = list(range(len(grids)))
+    if len(picked) > max_frames:
+        picked = sorted({round(i * (len(grids) - 1) / (max_frames - 1)) for i in range(max_frames)})
+    font, caption, frames = ImageFont.load_default(), 16, []
+    for i in picked:
+        with Image.open(grids[i]) as im:
+            im.load()
+            mode = "L" if im.mode in ("L", "LA", "I", "I;16", "1") else "RGB"
+            grid = im.convert(mode)
+        scale = max(1, -(-min_width // grid.width))
+        grid = grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST)
+        frame = Image.new(mode, (grid.width, grid.height + caption), 255 if mode == "L" else (255, 255, 255))
+        frame.paste(grid, (0, caption))
+        ImageDraw.Draw(frame).text((3, 2), f"step {steps[i]}", fill=0 if mode == "L" else (0, 0, 0), font=font)
+        frames.append(frame)
+    durations = [frame_ms] * (len(frames) - 1) + [frame_ms * 3]
+    with atomic_path(path) as tmp:
+        frames[0].save(tmp, format="GIF", save_all=True, append_images=frames[1:], duration=durations, loop=0)

@@ -214,7 +214,7 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
         OutputDirError: ``out`` exists (see above) or cannot be written.
     """
     from .files import check_output_folder, write_manifest
-    from .images import GRID_SUFFIXES, grid_mark
+    from .images import GRID_SUFFIXES, check_picture_target
 
     if n < 1:
         raise ConfigError(f"n should be a positive number of images. Got {n}.",
@@ -224,18 +224,9 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
     if suffix in _OTHER_PICTURES:
         raise ConfigError(f"{out}: one grid is written as .png or .jpg; give such a file name, or a folder for one file per image.")
     grid = suffix in GRID_SUFFIXES
-    if grid and out.exists():
-        if out.is_dir():
-            raise OutputDirError(f"{out}: is a folder; a grid needs a file name (or give a name without {out.suffix} for a folder of images).")
-        if grid_mark(out) != _SAMPLE_MARK:
-            raise OutputDirError(f"{out}: exists and was not written by `cgan-augment sample`; it is left alone, even with "
-                                 "force=True. Choose another file name.",
-                                 cli_message=f"{out}: exists and was not written by `cgan-augment sample`; it is left alone, "
-                                             "even with --force. Choose another --out.")
-        if not force:
-            raise OutputDirError(f"{out}: holds an earlier sample grid; pass force=True to replace it, or choose another file name.",
-                                 cli_message=f"{out}: holds an earlier sample grid; pass --force to replace it, or choose another --out.")
-    elif not grid:
+    if grid:
+        check_picture_target(out, _SAMPLE_MARK, "sample grid", force=force)
+    else:
         check_output_folder(out, "sample", force=force)
     generator = load_generator(model, device=resolve_device(device))
     wanted = list(classes) if classes else list(generator.classes)

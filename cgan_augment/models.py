@@ -83,6 +83,21 @@ class Generator(nn.Module):
         raise ConfigError(f"unknown class {label!r}; this generator knows {self.classes}.")
 
     @torch.no_grad()
+    def decode(self, z: torch.Tensor, y: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """Images for chosen noise: ``z`` (N×z_dim) and labels ``y`` (N,), both on the generator's
+        device; returns float N×C×H×W in [0, 1], made in eval mode. Latent walks go through here.
+
+        The hook for families with other inputs: they hold those fixed, chosen by ``seed``, so that
+        only ``z`` moves (an exemplar-conditioned family uses one exemplar per class for all of it).
+        """
+        was_training = self.training
+        self.eval()
+        try:
+            return self(z, y).clamp_(0, 1)
+        finally:
+            self.train(was_training)
+
+    @torch.no_grad()
     def sample(self, labels: Union[str, Sequence, torch.Tensor, Mapping], seed: Optional[int] = None,
                batch_size: int = 1024, device: Union[str, torch.device, None] = None) -> torch.Tensor:
         """Generate images for ``labels``: one class name, a sequence of class names or indices, an
@@ -279,6 +294,13 @@ class DeformGenerator(Generator):
         u = torch.special.ndtr(z[:, -1]).clamp(0, 1 - 1e-7)
         idx = start[y] + (u * counts[y]).long()
         return self.vary(self.exemplar_images.index_select(0, idx).float().div_(255), z[:, :-1])
+
+    @torch.no_grad()
+    def decode(self, z: torch.Tensor, y: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """As :meth:`Generator.decode`, with the exemplar held fixed: the last noise entry (which
+        picks it) is replaced by one value per class drawn from ``seed``, so a walk moves the warp only."""
+        pick = torch.randn(self.num_classes, generator=torch.Generator().manual_seed(seed)).to(z.device)
+        return super().decode(torch.cat([z[:, :-1], pick[y][:, None]], 1), y, seed)
 
     def vary(self, x: torch.Tensor, z: Optional[torch.Tensor] = None, generator: Optional[torch.Generator] = None) -> torch.Tensor:
         """Variants of images ``x`` (N×C×H×W in [0, 1], on this model's device): one drawn warp each,

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .options import config_option, data_options, data_spec, default_of, given, user_errors
+from .progress import Progress
 
 _SYNTHETIC = "cgan_augment.synthetic:SyntheticDataset"  # read from source: importing it would load torch
 
@@ -59,8 +58,8 @@ def augment(data, image_size, channels, imbalance, test_split, data_seed, skip_b
     check_out_folder(out, force=force, real=train)
     dataset = SyntheticDataset(train, generator, wanted, device=dev, resize=resize, **given(seed=seed, batch_size=batch_size))
     click.echo(format_plan(dataset.plan))
-    with click.progressbar(length=len(dataset), label="write", show_pos=True, file=sys.stderr) as bar:
+    with Progress() as progress:
         write_image_folder(dataset, out, keep_real_files=keep_real_files, link=link, force=force,
                            info={"data": spec.to_dict(), "model": str(model), "target": wanted},
-                           on_item=lambda done, total: bar.update(1))
+                           on_item=lambda done, total: progress("write", done, total))
     click.echo(f"wrote {len(dataset)} images ({dataset.num_real} real, {dataset.num_synthetic} synthetic) under {out}")

@@ -8,18 +8,23 @@ non-zero exit, never a traceback.
 from __future__ import annotations
 
 import functools
+import io
 import json
+import os
 import sys
 from pathlib import Path
 
 import click
 
 from cgan_augment import ConfigError, RunSettings, TrainConfig, __version__
+from cgan_augment.choices import INTERPOLATIONS
 
+from .progress import Progress
 from .options import StopOnSignal, config_option, data_options, data_spec, given, split_fit_options, user_errors
 
 fit_option = functools.partial(config_option, (TrainConfig, RunSettings))
-_WRITE_SAMPLES = "cgan_augment.export:write_samples"  # read from source: importing it would load torch
+# read from source: importing these would load torch
+_WRITE_SAMPLES, _WRITE_WALK = "cgan_augment.export:write_samples", "cgan_augment.walks:write_walk"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -33,6 +38,7 @@ def main():
       cgan-augment fit data/ --out runs/mydata        # train a generator
       cgan-augment report data/ --test holdout/ --model runs/mydata/model.safetensors --out rep/
       cgan-augment sample runs/mydata/model.safetensors --class cat --n 16 --out cats/
+      cgan-augment sample runs/mydata/model.safetensors --walk --out walk.png
       cgan-augment info runs/mydata/model.safetensors
 
     DATA is a folder with one sub-folder of images per class (torchvision's ImageFolder layout),
@@ -82,8 +88,9 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
     \b
     Writes to OUT: model.safetensors (the EMA generator, metadata included),
     checkpoint.safetensors (for --resume), samples.png (one row per class),
-    samples/step_N.png, samples_over_time.png, log.jsonl (losses, per-class
-    diversity), diversity.png (collapse shows here), config.json.
+    samples/step_N.png, samples_over_time.png and .gif, log.jsonl (losses,
+    D's scores, per-class diversity), training_curves.png (drawn from it),
+    diversity.png (collapse shows here), config.json.
 
     \b
     At every sample grid the samples are checked: a class whose samples are
@@ -101,9 +108,6 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
     Under torchrun, --batch-size is the global batch (split over the processes) and only
     rank 0 prints and writes.
     """
-    import io
-    import os
-
     first = os.environ.get("RANK", "0") == "0"  # other torchrun ranks train silently
     echo = click.echo if first else _silent
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
@@ -130,14 +134,13 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
                    force=force, device=run.device)
         echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'config.json'}")
         return
-    with click.progressbar(length=config.steps, label="fit", show_pos=True, file=sys.stderr if first else io.StringIO(),
-                           item_show_func=lambda s: s) as bar:
+    with Progress(file=sys.stderr if first else io.StringIO()) as progress:  # other torchrun ranks train silently
+        detail = {"text": ""}
+
         def on_step(step, total, stats):
-            if bar.pos == 0 and step > 1:
-                bar.update(step - 1)
             if "loss_d" in stats:  # losses are read back every --log-every steps
-                bar.current_item = f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s"
-            bar.update(1)
+                detail["text"] = f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s"
+            progress("fit", step, total, detail["text"])
 
         with StopOnSignal() as stop:  # Ctrl-C / SIGTERM: checkpoint, then exit 130
             generator = train_generator(train, config, out, run=run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
@@ -150,14 +153,19 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
 @main.command()
 @click.argument("model", type=click.Path(dir_okay=False))
 @click.option("--class", "classes", multiple=True, help="Class name (or index) to sample; repeat for several. [default: every class]")
-@config_option(_WRITE_SAMPLES, "--n", "Images per class.", type=click.IntRange(min=1))
+@config_option(_WRITE_SAMPLES, "--n", "Images per class (with --walk: images along each walk, default 8).",
+               type=click.IntRange(min=1))
 @click.option("--out", type=click.Path(), required=True,
               help="A new folder for PNG files (OUT/<class>/NNNNN.png), or a .png/.jpg file for one grid.")
 @config_option(_WRITE_SAMPLES, "--seed", "Seed of the noise.", type=int)
+@click.option("--walk", is_flag=True, help="Write a latent walk to OUT (a .png): per class, images along a path between two noise vectors.")
+@click.option("--walk-grid", "grid_class", help="With --walk: also a 2-D n×n walk of this class, beside OUT as <stem>_<class>_grid.png.")
+@config_option(_WRITE_WALK, "--interpolation", "With --walk: spherical (stays where Gaussian noise lives) or linear.",
+               field="mode", dest="interpolation", type=click.Choice(INTERPOLATIONS))
 @config_option(_WRITE_SAMPLES, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--force", is_flag=True, help="Replace an earlier sample output at OUT (never anything else).")
 @user_errors
-def sample(model, classes, n, out, seed, device, force):
+def sample(model, classes, n, out, seed, walk, grid_class, interpolation, device, force):
     """Generate images of some classes from MODEL (a model.safetensors).
 
     OUT must not exist, be an empty folder, or (with --force) be an earlier sample output: a file
@@ -167,7 +175,19 @@ def sample(model, classes, n, out, seed, device, force):
     Examples:
       cgan-augment sample runs/digits/model.safetensors --class 7 --n 32 --out sevens/
       cgan-augment sample runs/digits/model.safetensors --n 8 --out grid.png
+      cgan-augment sample runs/digits/model.safetensors --walk --n 10 --out walk.png --walk-grid 7
     """
+    from cgan_augment.errors import ConfigError
+
+    if grid_class is not None and not walk:
+        raise ConfigError("--walk-grid only applies with --walk.")
+    if walk:
+        from cgan_augment.walks import write_walk
+
+        paths = write_walk(model, out, classes=list(classes) or None, grid_class=grid_class, force=force,
+                           **given(n=n, seed=seed, mode=interpolation, device=device))
+        click.echo("wrote " + ", ".join(map(str, paths)))
+        return
     from cgan_augment.export import write_samples
 
     paths = write_samples(model, out, classes=list(classes) or None, force=force, **given(n=n, seed=seed, device=device))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import click
@@ -12,37 +11,10 @@ from cgan_augment import TrainConfig
 from cgan_augment.report import ReportConfig
 
 from .options import StopOnSignal, config_option, data_options, data_spec, default_of, given, user_errors
+from .progress import Progress
 
 # read from source: importing the pipeline would load torch
 _REPORT_FROM_SPEC, _RUN_DEMO = "cgan_augment.pipeline:report_from_spec", "cgan_augment.pipeline:run_demo"
-
-
-class _Progress:
-    """One click progress bar per stage (``fit``, then ``classifiers``), on stderr."""
-
-    def __init__(self):
-        self.bar, self.stage = None, None
-
-    def __call__(self, stage: str, done: int, total: int, detail: str):
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            self.bar = click.progressbar(length=total, label=stage, show_pos=True, file=sys.stderr,
-                                         item_show_func=lambda s: s)
-            self.bar.__enter__()
-        self.bar.current_item = detail
-        self.bar.update(done - self.bar.pos)
-
-    def close(self):
-        if self.bar is not None:
-            self.bar.__exit__(None, None, None)
-            self.bar = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _print_result(result: dict, out: Path) -> None:
@@ -90,8 +62,9 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
     synthetic-only, oracle) and compare them on held-out test data the generator never saw.
 
     \b
-    Writes to OUT: report.md (table and verdict), report.json (every number), recall_by_class.png,
-    samples.png (real | generated, one row per class), runs/ (one file per arm and seed).
+    Writes to OUT: report.html (one self-contained page), report.md (table and verdict),
+    report.json (every number), recall_by_class.png, samples.png (real | generated, one row
+    per class), runs/ (one file per arm and seed).
 
     \b
     Examples:
@@ -115,7 +88,7 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
     out = Path(out)
     from cgan_augment.pipeline import report_from_spec  # torch loads here, after the flags are checked
 
-    with _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
+    with Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
         result = report_from_spec(spec, out, model=model, fit=fit, test=test_data, config=config, oracle=oracle,
                                   on_progress=progress, resume=resume, force=force, should_stop=stop, **given(device=device))
     _print_result(result, out)
@@ -151,7 +124,7 @@ def demo(out, quick, seeds, device, resume, force):
                f"{spec.imbalance:g}, test split {spec.test_split}; generator {generator}; classifier {config.classifier}, "
                f"{config.steps} steps; {len(config.seeds)} (seed, long-tail draw) pairs")
     out = Path(out or default_of(_RUN_DEMO, "out"))
-    with _Progress() as progress, StopOnSignal(armed=lambda: (progress.stage or "").startswith("fit")) as stop:
+    with Progress() as progress, StopOnSignal(armed=lambda: (progress.stage or "").startswith("fit")) as stop:
         result = run_demo(out, quick=quick, seeds=seeds, on_progress=progress, resume=resume, force=force,
                           should_stop=stop, **given(device=device))
     _print_result(result, out)

@@ -176,3 +176,17 @@ def test_defaults_read_from_source_match_the_signatures():
         for k, v in read.items():
             if type(v).__name__ != "_NotLiteral":
                 assert v == real[k], (target, k)
+
+
+def test_walk_never_writes_over_a_picture_it_did_not_write(tmp_path, tiny_model):
+    from PIL import Image
+
+    theirs = tmp_path / "walk.png"
+    Image.new("L", (4, 4), 7).save(theirs)
+    one_line_error(run("sample", tiny_model, "--walk", "--n", 3, "--out", theirs, "--force"),
+                   f"error: {theirs}: exists and was not written by `cgan-augment sample`; it is left alone, even with --force.")
+    ours = tmp_path / "ours.png"
+    assert run("sample", tiny_model, "--walk", "--n", 3, "--out", ours).exit_code == 0
+    one_line_error(run("sample", tiny_model, "--walk", "--n", 3, "--out", ours),
+                   f"error: {ours}: holds an earlier latent walk; pass --force to replace it, or choose another --out.")
+    assert run("sample", tiny_model, "--walk", "--n", 4, "--out", ours, "--force").exit_code == 0

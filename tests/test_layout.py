@@ -12,9 +12,9 @@ ROOT = pathlib.Path(cgan_augment.__file__).parent
 # ``pipeline`` is the one module that imports both.
 LAYERS = {
     (): ["_version", "choices", "errors", "constraints", "dataspec", "files", "devices", "data", "transforms", "models", "losses", "diffaugment",
-         "quality", "checkpoint", "images", "diagnostics", "deform", "plan", "formats", "synthetic", "sampling", "export", "report", "train",
+         "quality", "checkpoint", "images", "curves", "diagnostics", "deform", "walks", "plan", "formats", "synthetic", "sampling", "export", "report", "train",
          "pipeline", "resampler", "__init__"],
-    ("report",): ["config", "arms", "classifiers", "gains", "outputs", "run", "__init__"],
+    ("report",): ["config", "arms", "classifiers", "gains", "html", "outputs", "run", "__init__"],
     ("train",): ["config", "distributed", "sampler", "maintenance", "loop", "__init__"],
 }
 

@@ -31,7 +31,8 @@ Entry point: :func:`run_report` (datasets and a generator in hand); from a
 
 Modules, in import order: ``config`` (arms, classifiers, :class:`ReportConfig`), ``arms`` (each
 arm's data and batches), ``classifiers`` (build, train, predict, metrics), ``gains`` (gains and
-verdict), ``outputs`` (report.json, report.md, figures), ``run`` (:func:`run_report`, run cache).
+verdict), ``html`` (report.html, one self-contained page), ``outputs`` (report.json, report.md,
+report.html, figures), ``run`` (:func:`run_report`, run cache).
 """
 
 from .config import ARMS, BASELINE_ARMS, CLASSIFIERS, METRICS, SYNTHETIC_ARMS, Progress, ReportConfig

@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import BASELINE_ARMS, METRICS, SYNTHETIC_ARMS
 
-__all__ = ["paired_interval", "verdict_call", "primary_comparison", "PRIMARY_ORDER", "SAME_KIND"]
+__all__ = ["paired_interval", "verdict_call", "primary_comparison", "verdict_method", "PRIMARY_ORDER", "SAME_KIND"]
 
 # The synthetic arm whose gain the verdict tests, in order of preference among those run: the
 # recommended pipeline (strong augmentation with a share of generated images for the rare
@@ -184,3 +184,35 @@ def _verdict(results: dict, unit: str = "seed") -> tuple[str, Optional[dict]]:
     comparison = {"arm": arm, "vs": vs, "baselines_of_its_kind": list(same), "unit": unit, "call": call,
                   "differences": g["per_seed"], "interval": iv}
     return text, comparison
+
+
+def verdict_method(result: dict) -> list:
+    """How the verdict of ``result`` was made: markdown lines (a paragraph, and the arms below
+    chance), for report.md and report.html."""
+    c = result.get("comparison")
+    if not c:
+        return []
+    iv = c["interval"]
+    others = [b for b in c["baselines_of_its_kind"] if b != c["vs"]]
+    baseline = (f"the best baseline of its kind, `{c['vs']}`" + (f" (better here than {', '.join(f'`{b}`' for b in others)})" if others else "")
+                if c["vs"] != "real" else "`real` (no baseline of its kind was run)")
+    pairs = ", ".join(f"{k}: {100 * v:+.1f}" for k, v in c["differences"].items())
+    lines = [
+        f"How the verdict is made: it compares the recommended pipeline, `{c['arm']}`, with {baseline}. That "
+        "comparison is fixed before any result is seen, by which arms were run; picking the best baseline after the "
+        f"fact can only make the verdict more cautious. Each {c['unit']}{' pair' if c['unit'].startswith('(') else ''} "
+        "trained both arms on the same data with the "
+        f"same seed, and the verdict rests on the paired differences of balanced accuracy (points: {pairs})"
+        + (f": their mean and a {100 * iv['confidence']:.0f} % Student-t interval (n − 1 = {iv['n'] - 1} degrees of "
+           "freedom). \"Helped\" means the whole interval lies above zero, \"hurt\" below zero; otherwise there is "
+           "no clear difference." if iv["low"] is not None else "; one pair gives no interval."),
+    ]
+    if c["unit"] == "seed":
+        lines[0] += (" The long-tail draw and the test split are the same in every pair, so the interval covers the "
+                     "classifier's randomness, not which images the long tail kept.")
+    below = result.get("below_chance") or []
+    if below:
+        lines.append("")
+        lines.append(f"Below chance (balanced accuracy under 1/{len(result['data']['classes'])}): "
+                     + ", ".join(f"`{a}`" for a in below) + "; such an arm learned nothing useful about the test classes.")
+    return lines + [""]

@@ -13,6 +13,8 @@ import torch
 from ..files import atomic_path, write_text_atomic
 from ..images import quiet_figure_warnings, save_grid
 from .config import ReportConfig, SYNTHETIC_ARMS
+from .gains import verdict_method
+from .html import write_report_html
 
 __all__ = ["format_table"]
 
@@ -43,7 +45,7 @@ def _markdown(result: dict) -> str:
     md = [
         "# Accuracy-gain report" + (f" ({result['label']})" if result.get("label") else ""), "",
         f"**Verdict: {result['verdict']}**", "",
-        *_verdict_method(result),
+        *verdict_method(result),
         f"Data: {data.get('source', 'given datasets')}"
         + (f" (imbalance {data['imbalance']:g})" if data.get("imbalance") else "") + f": {sum(data['train_counts'])} training images "
         f"({', '.join(f'{c}={n}' for c, n in zip(classes, data['train_counts']))}), "
@@ -106,37 +108,6 @@ def _markdown(result: dict) -> str:
     return "\n".join(md) + "\n"
 
 
-def _verdict_method(result: dict) -> list:
-    """How the verdict was made, in a paragraph (markdown lines)."""
-    c = result.get("comparison")
-    if not c:
-        return []
-    iv = c["interval"]
-    others = [b for b in c["baselines_of_its_kind"] if b != c["vs"]]
-    baseline = (f"the best baseline of its kind, `{c['vs']}`" + (f" (better here than {', '.join(f'`{b}`' for b in others)})" if others else "")
-                if c["vs"] != "real" else "`real` (no baseline of its kind was run)")
-    pairs = ", ".join(f"{k}: {100 * v:+.1f}" for k, v in c["differences"].items())
-    lines = [
-        f"How the verdict is made: it compares the recommended pipeline, `{c['arm']}`, with {baseline}. That "
-        "comparison is fixed before any result is seen, by which arms were run; picking the best baseline after the "
-        f"fact can only make the verdict more cautious. Each {c['unit']}{' pair' if c['unit'].startswith('(') else ''} "
-        "trained both arms on the same data with the "
-        f"same seed, and the verdict rests on the paired differences of balanced accuracy (points: {pairs})"
-        + (f": their mean and a {100 * iv['confidence']:.0f} % Student-t interval (n − 1 = {iv['n'] - 1} degrees of "
-           "freedom). \"Helped\" means the whole interval lies above zero, \"hurt\" below zero; otherwise there is "
-           "no clear difference." if iv["low"] is not None else "; one pair gives no interval."),
-    ]
-    if c["unit"] == "seed":
-        lines[0] += (" The long-tail draw and the test split are the same in every pair, so the interval covers the "
-                     "classifier's randomness, not which images the long tail kept.")
-    below = result.get("below_chance") or []
-    if below:
-        lines.append("")
-        lines.append(f"Below chance (balanced accuracy under 1/{len(result['data']['classes'])}): "
-                     + ", ".join(f"`{a}`" for a in below) + "; such an arm learned nothing useful about the test classes.")
-    return lines + [""]
-
-
 def _write_outputs(result: dict, out: Path, real: tuple, generator, config: ReportConfig) -> dict:
     files = {"json": "report.json", "markdown": "report.md"}
     if generator is not None:
@@ -148,9 +119,11 @@ def _write_outputs(result: dict, out: Path, real: tuple, generator, config: Repo
         files["figure_note"] = note
     else:
         files["figure"] = "recall_by_class.png"
+    files["html"] = "report.html"
     result["files"] = files
     write_text_atomic(out / "report.json", json.dumps(result, indent=2))
     write_text_atomic(out / "report.md", _markdown(result))
+    write_report_html(result, out)
     return files
 
 

@@ -41,7 +41,7 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
             ``(float C×H×W in [0, 1], int)``.
         generator: a :class:`~cgan_augment.Generator` for the synthetic arms (``None`` skips them).
         config: the report settings.
-        out: folder for ``report.json``, ``report.md``, ``recall_by_class.png``, ``samples.png``
+        out: folder for ``report.json``, ``report.md``, ``report.html``, ``recall_by_class.png``, ``samples.png``
             and ``runs/`` (one JSON per arm and seed); ``None`` writes nothing.
         device: where the classifiers train.
         on_progress: called as ``(stage, done, total, detail)``; stage ``"classifiers"``

@@ -15,7 +15,9 @@ uninterrupted run would have done (bit for bit on CPU).
 
 Files written to ``out`` (rank 0 only, each atomically): ``model.safetensors`` (EMA generator),
 ``checkpoint.safetensors`` (everything for ``resume``), ``samples.png`` and ``samples/step_N.png``
-(one row per class, fixed noise), ``log.jsonl`` (losses per step), ``config.json``.
+(one row per class, fixed noise), ``samples_over_time.png`` and ``.gif``, ``log.jsonl`` (losses, D's
+mean logits on real and generated images, for wgan-gp the Wasserstein estimate and the penalty,
+per-class diversity), ``training_curves.png`` and ``diversity.png`` drawn from it, ``config.json``.
 
 Modules, in import order: ``config`` (:class:`TrainConfig`, :class:`RunSettings`), ``sampler``
 (one real batch per step), ``maintenance`` (grids, logs, checkpoints on a schedule), ``loop``

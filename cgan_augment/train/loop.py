@@ -262,9 +262,11 @@ def _step(nets: _Nets, config: TrainConfig, step: int, x: torch.Tensor, y: torch
             d_real = nets.D_train(diff_augment(xr, config.diffaugment, rng, shard), yr)
             d_fake = nets.D_train(diff_augment(fake, config.diffaugment, rng, shard), yr)
             loss_d = discriminator_loss(config.loss, d_real, d_fake)
+            penalty = torch.zeros((), device=device)
             if config.loss == "wgan-gp":
                 alpha = draw(torch.rand, len(xr), 1, 1, 1)
-                loss_d = loss_d + config.gp_weight * gradient_penalty(D, xr, fake, yr, alpha=alpha.to(xr.dtype))
+                penalty = gradient_penalty(D, xr, fake, yr, alpha=alpha.to(xr.dtype))
+                loss_d = loss_d + config.gp_weight * penalty
         nets.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         nets.opt_d.step()
@@ -285,7 +287,8 @@ def _step(nets: _Nets, config: TrainConfig, step: int, x: torch.Tensor, y: torch
     loss_g.backward()
     nets.opt_g.step()
     _update_ema(nets.G_ema, G, min(config.ema_decay, (1 + step) / (10 + step)))
-    return torch.stack([loss_d.detach(), loss_g.detach(), d_real.detach().mean(), d_fake.detach().mean()]).float()
+    return torch.stack([loss_d.detach(), loss_g.detach(), d_real.detach().mean(), d_fake.detach().mean(),
+                        penalty.detach()]).float()
 
 
 def _rank_mean(world: int):
@@ -296,7 +299,7 @@ def _rank_mean(world: int):
     return lambda t: _differentiable_all_reduce(t) / world
 
 
-_STATS = ("loss_d", "loss_g", "d_real", "d_fake")
+_STATS = ("loss_d", "loss_g", "d_real", "d_fake", "gp")
 
 
 def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], writer: bool, data_info: dict,
@@ -354,7 +357,11 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                 stats = {"step": step, **{k: float(v) / world for k, v in zip(_STATS, summed)},
                          "images_per_s": round((step - last_step) * config.batch_size * d_steps / max(now - last_time, 1e-9), 1)}
                 last_step, last_time = step, now
-                if summed[4] > 0:
+                if config.loss == "wgan-gp":  # the critic's Wasserstein estimate E[D(real)] - E[D(fake)], for the curves
+                    stats["w_estimate"] = stats["d_real"] - stats["d_fake"]
+                else:
+                    del stats["gp"]
+                if summed[len(_STATS)] > 0:
                     _diverged(step, stats)
                 if on_step:
                     on_step(step, config.steps, stats)

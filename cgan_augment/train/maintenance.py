@@ -13,7 +13,9 @@ from typing import Optional
 import torch
 
 from ..checkpoint import save_checkpoint, save_generator
-from ..diagnostics import STALL_GRIDS, class_diversity, training_warnings, write_diversity_plot, write_timeline
+from ..curves import write_training_curves
+from ..diagnostics import (STALL_GRIDS, class_diversity, training_warnings, write_diversity_plot, write_timeline,
+                           write_timeline_animation)
 from ..errors import TrainingWarning
 from ..files import write_text_atomic
 from ..images import read_grid, save_grid
@@ -81,6 +83,8 @@ class _Maintenance:
         (out / "samples").mkdir(exist_ok=True)
         _trim_log(out / "log.jsonl", start)
         self.log = open(out / "log.jsonl", "a")
+        if start:  # the earlier run's lines stay; the curves mark where this one continues
+            self.log.write(json.dumps({"step": start, "event": "resume"}) + "\n")
         self._standing: dict = {}
         self.history: list = []  # (step, images, diversity) of the last sample grids, for the guard
         self.raised: set = set()  # kinds of warning given in this run: each once
@@ -109,8 +113,9 @@ class _Maintenance:
             self.checkpoint(step)
 
     def grid(self, step: int) -> None:
-        """``samples/step_N.png``, ``samples.png``, ``samples_over_time.png``, a diversity log line and
-        plot, and the collapse and stall checks (:meth:`guard`)."""
+        """``samples/step_N.png``, ``samples.png``, ``samples_over_time.png`` and ``.gif``, a diversity
+        log line, ``diversity.png``, ``training_curves.png`` (from the whole log, earlier runs
+        included), and the collapse and stall checks (:meth:`guard`)."""
         g, out, n = self.eval_generator(step), self.out, self.GRID_ROWS
         device = self.nets.G.device
         with torch.no_grad():
@@ -127,6 +132,9 @@ class _Maintenance:
         self.guard(step, images, diversity)
         self.log.flush()
         write_diversity_plot(out / "log.jsonl", out / "diversity.png", self.classes)
+        write_training_curves(out / "log.jsonl", out / "training_curves.png", self.classes,
+                              title=f"{self.config.family}, {self.config.loss} loss")
+        write_timeline_animation(sorted((out / "samples").glob("step_*.png")), out / "samples_over_time.gif")
 
     def guard(self, step: int, images: torch.Tensor, diversity: list) -> None:
         """Collapse and stall checks on this step's grid (:func:`~cgan_augment.diagnostics.training_warnings`):
