@@ -97,6 +97,9 @@ def test_report_files_hold_the_numbers(full_report):
     assert saved["versions"]["torch"] == torch.__version__ and saved["data"]["train_counts"]
     md = (out / "report.md").read_text()
     assert result["verdict"] in md
+    assert ("How the verdict is made: it compares the recommended pipeline, `synthetic+strong-aug`, with the best "
+            "baseline of its kind") in md and "95 % Student-t interval (n − 1 = 1 degree of freedom)" in md
+    assert "so the interval covers the classifier's randomness, not which images the long tail kept." in md
     for arm, entry in result["arms"].items():
         bacc = entry["balanced_accuracy"]
         assert f"| {arm} | {bacc['mean']:.3f} ± {bacc['std']:.3f}" in md, arm

@@ -203,8 +203,8 @@ def verdict_method(result: dict) -> list:
         f"fact can only make the verdict more cautious. Each {c['unit']}{' pair' if c['unit'].startswith('(') else ''} "
         "trained both arms on the same data with the "
         f"same seed, and the verdict rests on the paired differences of balanced accuracy (points: {pairs})"
-        + (f": their mean and a {100 * iv['confidence']:.0f} % Student-t interval (n − 1 = {iv['n'] - 1} degrees of "
-           "freedom). \"Helped\" means the whole interval lies above zero, \"hurt\" below zero; otherwise there is "
+        + (f": their mean and a {100 * iv['confidence']:.0f} % Student-t interval (n − 1 = {iv['n'] - 1} "
+           f"degree{'s' if iv['n'] != 2 else ''} of freedom). \"Helped\" means the whole interval lies above zero, \"hurt\" below zero; otherwise there is "
            "no clear difference." if iv["low"] is not None else "; one pair gives no interval."),
     ]
     if c["unit"] == "seed":
