@@ -5,10 +5,13 @@ only stores its arguments; ``get_params``/``set_params``; validation in ``fit``)
 sampler contract (``fit_resample(X, y) -> (X_res, y_res)``, ``sampling_strategy_``), so it drops into
 ``imblearn.pipeline.Pipeline`` next to ``SMOTE``. imbalanced-learn itself is not needed to use it.
 
-Scikit-learn / imbalanced-learn checks that do not apply (``tests/test_resampler.py`` runs the rest):
-checks that fit on 2-D data of arbitrary width (a row is only an image once ``image_shape`` says how
-to fold it, and one instance has one ``image_shape``), sparse, string and NaN input (pixels are dense
-finite numbers), and ``sample_indices_`` (generated rows are new, not copies of rows of X).
+Estimator checks (``tests/test_resampler.py``): scikit-learn's ``check_estimator`` passes in full,
+and imbalanced-learn's sampler checks pass except five that do not apply: sparse, pandas-sparse,
+string and NaN input (pixels are dense finite numbers) and ``sample_indices_`` (generated rows are
+new, not copies; that check also reads imbalanced-learn's own tag class, which an estimator that does
+not import imbalanced-learn cannot give). The generic checks fit on 2-D data of many widths with no
+image shape, so they run on a test subclass that reads such a row as a 1×F image; everything else
+is this class's own behaviour.
 """
 
 from __future__ import annotations
@@ -255,7 +258,7 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
         """X -> uint8 N×C×S×S: scaled from value_range_ to 0..255, padded bottom/right to the square side."""
         h, w, c = self.image_shape_
         lo, hi = self.value_range_
-        x = X.reshape(len(X), h, w, c).astype(np.float64)
+        x = X.reshape(len(X), h, w, c).astype(np.float32)  # 8-bit pixels come out; float32 is exact enough
         x = np.rint((x - lo) / (hi - lo if hi > lo else 1.0) * 255).clip(0, 255).astype(np.uint8)
         s = self._side()
         x = np.pad(x, ((0, 0), (0, s - h), (0, s - w), (0, 0)))

@@ -48,7 +48,8 @@ def _default_out(source: str) -> Path:
 @main.command()
 @data_options
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder. [default: runs/<data name>]")
-@fit_option("--family", "Model family.")
+@fit_option("--family", "Model family: dcgan (convolutional GAN), mlp (MLP GAN), or deform (exemplar-conditioned: "
+            "learned warps of the class's own images; the other GAN settings do not apply).")
 @fit_option("--loss", "GAN loss.")
 @fit_option("--steps", "Generator updates.", type=int)
 @fit_option("--batch-size", "Real images per discriminator update.", type=int)
@@ -98,6 +99,14 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
     click.echo("  per class: " + ", ".join(f"{c}={n}" for c, n in zip(train.classes, counts)))
     if loaded.skipped:
         click.echo("  skipped: " + ", ".join(f"{n} {kind}" for kind, n in sorted(loaded.skipped.items())))
+    if config.family == "deform":
+        from cgan_augment.deform import DeformConfig, fit_deform
+
+        click.echo("fit: registering same-class pairs of the large classes (deform family) ...", err=True)
+        fit_deform(train, DeformConfig(seed=config.seed), out, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
+                   force=force, device=run.device)
+        click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'config.json'}")
+        return
     with click.progressbar(length=config.steps, label="fit", show_pos=True, file=sys.stderr,
                            item_show_func=lambda s: s) as bar:
         def on_step(step, total, stats):

@@ -82,3 +82,22 @@ def test_bad_settings_and_too_small_classes_are_refused(digits):
         DeformConfig(trim=0)
     with pytest.raises(DataError, match="min_class_size"):
         fit_deform_generator(images, labels, classes, DeformConfig(min_class_size=10_000, pairs=4, registration_steps=1))
+
+
+def test_cli_fit_deform_then_sample_and_augment(tmp_path):
+    from click.testing import CliRunner
+
+    from cgan_augment.cli.main import main
+
+    out = tmp_path / "model"
+    args = ["builtin:digits", "--image-size", "16", "--imbalance", "20"]
+    r = CliRunner().invoke(main, ["fit", *args, "--family", "deform", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert {"model.safetensors", "samples.png", "config.json"} <= {p.name for p in out.iterdir()}
+    again = CliRunner().invoke(main, ["fit", *args, "--family", "deform", "--out", str(out)])
+    assert again.exit_code != 0 and "already holds a model.safetensors" in again.output
+    r = CliRunner().invoke(main, ["sample", str(out / "model.safetensors"), "--class", "9", "--n", "3", "--out", str(tmp_path / "s")])
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "s").rglob("*.png"))) == 3
+    r = CliRunner().invoke(main, ["augment", *args, "--model", str(out / "model.safetensors"), "--out", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output

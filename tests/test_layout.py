@@ -12,7 +12,7 @@ ROOT = pathlib.Path(cgan_augment.__file__).parent
 # ``pipeline`` is the one module that imports both.
 LAYERS = {
     (): ["_version", "errors", "constraints", "files", "devices", "data", "transforms", "models", "losses", "diffaugment",
-         "deform", "quality", "checkpoint", "images", "diagnostics", "plan", "formats", "synthetic", "sampling", "export", "report", "train",
+         "quality", "checkpoint", "images", "diagnostics", "deform", "plan", "formats", "synthetic", "sampling", "export", "report", "train",
          "pipeline", "resampler", "__init__"],
     ("report",): ["config", "arms", "classifiers", "gains", "outputs", "run", "__init__"],
     ("train",): ["config", "sampler", "maintenance", "loop", "__init__"],

@@ -105,6 +105,11 @@ def train_generator(
             nor ``force`` was given. DeviceError: ``run.device`` is not available.
         TrainingDiverged: non-finite losses. TrainingInterrupted: ``should_stop`` said so.
     """
+    if config.family == "deform":  # not adversarial: registration, then a Gaussian over the warps
+        from ..deform import DeformConfig, fit_deform
+
+        return fit_deform(dataset, DeformConfig(seed=config.seed), out if rank == 0 else None, data_info=data_info,
+                          force=force, device=run.device)
     device = resolve_device(run.device)
     out = Path(out) if out is not None else None
     writer = out is not None and rank == 0
