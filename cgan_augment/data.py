@@ -454,6 +454,6 @@ def load_data(spec: DataSpec) -> LoadedData:
     return LoadedData(train=train, test=test, skipped=skipped)
 
 
-def fingerprint(indices: Sequence[int]) -> str:
+def _fingerprint(indices: Sequence[int]) -> str:
     """A short stable hash of a list of item indices (records which items a model was trained on)."""
     return hashlib.sha256(",".join(map(str, indices)).encode()).hexdigest()[:16]

@@ -28,7 +28,7 @@ import torch
 
 from .checkpoint import save_generator
 from .constraints import CheckedConfig, Interval
-from .data import class_counts, fingerprint
+from .data import class_counts, _fingerprint
 from .devices import DeviceLike, resolve_device
 from .errors import ConfigError, DataError, OutputDirError
 from .files import make_dir, write_text_atomic
@@ -199,7 +199,7 @@ def fit_deform(dataset, config: DeformConfig = DeformConfig(), out: Union[str, P
     make_dir(out)
     indices = getattr(dataset, "indices", None)
     data_meta = dict(data_info or {}, num_train=len(dataset),
-                     train_fingerprint=fingerprint(indices) if indices is not None else None)
+                     train_fingerprint=_fingerprint(indices) if indices is not None else None)
     save_generator(g, out / "model.safetensors", {"class_counts": class_counts(dataset), "train_config": {"family": "deform", **asdict(config)},
                                                    "data": data_meta, "step": 0,
                                                    "registration_error": g.metadata["registration_error"]})

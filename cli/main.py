@@ -17,7 +17,8 @@ import click
 from cgan_augment import RunSettings, TrainConfig, __version__
 from cgan_augment.export import write_samples
 
-from .options import StopOnSignal, config_option, data_options, data_spec, given, split_fit_options, user_errors
+from .options import (StopOnSignal, config_option, data_options, data_spec, given, notes_from_warnings, split_fit_options,
+                      user_errors)
 
 fit_option = functools.partial(config_option, (TrainConfig, RunSettings))
 
@@ -107,8 +108,8 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
                    force=force, device=run.device)
         click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'config.json'}")
         return
-    with click.progressbar(length=config.steps, label="fit", show_pos=True, file=sys.stderr,
-                           item_show_func=lambda s: s) as bar:
+    with notes_from_warnings(), click.progressbar(length=config.steps, label="fit", show_pos=True, file=sys.stderr,
+                                                  item_show_func=lambda s: s) as bar:
         def on_step(step, total, stats):
             if bar.pos == 0 and step > 1:
                 bar.update(step - 1)

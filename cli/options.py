@@ -4,12 +4,14 @@ and SIGINT/SIGTERM as a stop flag."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import inspect
 import signal
 import sys
 import threading
+import warnings
 from typing import Callable
 
 import click
@@ -79,6 +81,19 @@ def split_fit_options(options: dict) -> tuple[TrainConfig, RunSettings]:
     set_ = given(**options)
     return (TrainConfig(**{k: v for k, v in set_.items() if k not in run_fields}),
             RunSettings(**{k: v for k, v in set_.items() if k in run_fields}))
+
+
+@contextlib.contextmanager
+def notes_from_warnings():
+    """Warnings raised inside the block (the library's notes, e.g. a plot skipped for want of
+    matplotlib) printed as one ``note: ...`` line each on stderr, once per message."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for message in dict.fromkeys(str(w.message) for w in caught):
+                click.echo(f"note: {message}", err=True)
 
 
 class StopOnSignal:

@@ -11,7 +11,7 @@ from cgan_augment import TrainConfig
 from cgan_augment.pipeline import report_from_spec, run_demo
 from cgan_augment.report import ReportConfig
 
-from .options import StopOnSignal, config_option, data_options, data_spec, default_of, given, user_errors
+from .options import StopOnSignal, config_option, data_options, data_spec, default_of, given, notes_from_warnings, user_errors
 
 
 class _Progress:
@@ -105,7 +105,7 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
                                   arms=tuple(a.strip() for a in arms.split(",") if a.strip()) if arms else None))
     fit = TrainConfig(**given(steps=fit_steps, width=fit_width)) if fit_here else None
     out = Path(out)
-    with _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
+    with notes_from_warnings(), _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
         result = report_from_spec(spec, out, model=model, fit=fit, test=test_data, config=config, oracle=oracle,
                                   on_progress=progress, resume=resume, force=force, should_stop=stop, **given(device=device))
     _print_result(result, out)
@@ -131,7 +131,7 @@ def demo(out, device):
                f"{fit.family} width {fit.width}, {fit.steps} steps; classifier {config.classifier}, {config.steps} steps, "
                f"{len(config.seeds)} seeds")
     out = Path(out or default_of(run_demo, "out"))
-    with _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
+    with notes_from_warnings(), _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
         result = run_demo(out, on_progress=progress, should_stop=stop, **given(device=device))
     _print_result(result, out)
     click.echo(f"generator: {out / 'generator' / 'model.safetensors'} (samples in {out / 'generator' / 'samples.png'})")

@@ -62,3 +62,14 @@ def test_fit_refuses_to_overwrite_and_bad_inputs_are_one_line(tmp_path, image_fo
 
 def test_resume_without_checkpoint_is_refused(tmp_path, image_folder):
     one_line_error(run("fit", image_folder, "--out", tmp_path / "fresh", "--resume", *TINY), "nothing to resume")
+
+
+def test_fit_without_matplotlib_says_so_once(tmp_path, image_folder, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if matplotlib were not installed
+    result = run("fit", image_folder, "--out", tmp_path / "run", *TINY, "--sample-every", "1")
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("note: ")]
+    assert notes == ["note: matplotlib is not installed: no diversity plot (pip install matplotlib)"]
+    assert not (tmp_path / "run" / "diversity.png").exists() and (tmp_path / "run" / "samples.png").exists()

@@ -167,16 +167,39 @@ def _fit_on(spec, out):
     return out / "model.safetensors"
 
 
+def _model_file_recording(spec, out):
+    """A model file whose metadata says it was fitted on ``spec``'s training split, as ``fit`` records
+    it, written from an untrained generator: the split check reads the metadata only."""
+    from cgan_augment.checkpoint import save_generator
+    from cgan_augment.data import _fingerprint, class_counts
+    from cgan_augment.models import build_generator
+
+    train = load_data(spec).train
+    g = build_generator("mlp", len(train.classes), train.image_size, train.channels, z_dim=8, width=8)
+    g.classes = list(train.classes)
+    out.mkdir(parents=True)
+    save_generator(g, out / "model.safetensors", {"class_counts": class_counts(train), "data": dict(
+        spec.to_dict(), num_train=len(train), train_fingerprint=_fingerprint(train.indices))})
+    return out / "model.safetensors"
+
+
 @pytest.mark.parametrize("trained_on, words", [
     (DataSpec("builtin:digits", image_size=8, imbalance=10, seed=0), "has seen the test images"),
     (DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=10, seed=1), "may have seen the test images"),
     (DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=5, seed=0), "other images than this report"),
 ])
 def test_refuses_a_generator_that_saw_other_images(trained_on, words, tmp_path):
-    path = _fit_on(trained_on, tmp_path / "gen")
+    path = _model_file_recording(trained_on, tmp_path / "gen")
     with pytest.raises(DataError, match=words):
         report_from_spec(SPEC, tmp_path / "rep", model=path, config=ReportConfig(arms=("real",), seeds=(0,), **TINY), device="cpu")
     assert not (tmp_path / "rep").exists()  # a refused run leaves nothing behind
+
+
+def test_accepts_a_generator_fitted_on_the_same_split(tmp_path, split):
+    from cgan_augment import check_model_split, read_metadata
+
+    path = _model_file_recording(SPEC, tmp_path / "gen")  # the control for the refusals above
+    check_model_split(read_metadata(path), SPEC, split.train, name=str(path))
 
 
 def test_refuses_a_generator_trained_on_the_test_data(tmp_path):

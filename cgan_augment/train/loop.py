@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..checkpoint import load_checkpoint
-from ..data import class_counts, fingerprint
+from ..data import class_counts, _fingerprint
 from ..devices import resolve_device
 from ..diffaugment import diff_augment
 from ..errors import OutputDirError, TrainingDiverged, TrainingInterrupted
@@ -24,7 +24,7 @@ from ..losses import discriminator_loss, generator_loss, gradient_penalty, mode_
 from ..models import Generator, build_discriminator, build_generator
 from .config import RunSettings, TrainConfig
 from .maintenance import _Maintenance, _Nets, _standing_stats, _write_json
-from .sampler import StepBatchSampler, _step_seed
+from .sampler import _StepBatchSampler, _step_seed
 
 __all__ = ["train_generator"]
 
@@ -185,7 +185,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
     nets = _build(arch, config, dataset.classes, device)
     indices = getattr(dataset, "indices", None)
     data_meta = dict(data_info, num_train=len(dataset),
-                     train_fingerprint=fingerprint(indices) if indices is not None else None)
+                     train_fingerprint=_fingerprint(indices) if indices is not None else None)
     meta = {"arch": arch, "classes": list(dataset.classes), "class_counts": class_counts(dataset),
             "train_config": asdict(config), "data": data_meta}
 
@@ -202,7 +202,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                                           "data": data_meta})
         maintenance = _Maintenance(out, nets, dataset, config, run, meta, start)
 
-    sampler = StepBatchSampler(dataset.targets, config.batch_size * config.discriminator_steps, config.balanced,
+    sampler = _StepBatchSampler(dataset.targets, config.batch_size * config.discriminator_steps, config.balanced,
                                config.seed, start, config.steps)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=run.num_workers,
                         pin_memory=device.type == "cuda", persistent_workers=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,6 +78,7 @@ class _Maintenance:
         _trim_log(out / "log.jsonl", start)
         self.log = open(out / "log.jsonl", "a")
         self._standing: dict = {}
+        self._noted: set = set()
 
     def close(self) -> None:
         self.log.close()
@@ -113,7 +115,10 @@ class _Maintenance:
         self.log.write(json.dumps({"step": step, "diversity": class_diversity(images, self.grid_labels, self.num_classes),
                                    "real_diversity": self.real_diversity}) + "\n")
         self.log.flush()
-        write_diversity_plot(out / "log.jsonl", out / "diversity.png", self.classes)
+        note = write_diversity_plot(out / "log.jsonl", out / "diversity.png", self.classes)
+        if note and note not in self._noted:  # e.g. no matplotlib: say so once, not at every grid
+            self._noted.add(note)
+            warnings.warn(note, UserWarning, stacklevel=2)
 
     def checkpoint(self, step: int) -> None:
         self.log.flush()
