@@ -43,7 +43,7 @@ def make_real(n_max: int, imbalance: float, seed: int = 0) -> ArrayImages:
 def epoch_seconds(loader) -> float:
     start = time.perf_counter()
     n = 0
-    for x, y in loader:
+    for _, y in loader:
         n += len(y)
     assert n == len(loader.dataset)
     return time.perf_counter() - start
@@ -61,7 +61,7 @@ def bench_iteration(ds: SyntheticDataset, batch_sizes, workers_list, repeats: in
                                   generator=torch.Generator().manual_seed(0)) for d in (ds, plain)]
             epoch_seconds(loaders[0]), epoch_seconds(loaders[1])  # warm-up (and worker start)
             t_syn, t_plain = [], []
-            for r in range(repeats):
+            for _ in range(repeats):
                 t_syn.append(epoch_seconds(loaders[0]))
                 t_plain.append(epoch_seconds(loaders[1]))
             del loaders

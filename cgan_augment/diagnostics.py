@@ -52,7 +52,7 @@ def write_diversity_plot(log_path: Path, path: Path, classes: Sequence[str]) -> 
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed: no diversity plot (pip install matplotlib)"
-    rows = [json.loads(l) for l in Path(log_path).read_text().splitlines() if '"diversity"' in l]
+    rows = [json.loads(line) for line in Path(log_path).read_text().splitlines() if '"diversity"' in line]
     if not rows:
         return None
     steps = [r["step"] for r in rows]

@@ -13,7 +13,7 @@ def run(*args):
 
 def one_line_error(result, *words):
     assert result.exit_code != 0
-    lines = [l for l in result.output.splitlines() if l.strip()]
+    lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines[-1].lower().startswith("error: ") and "Traceback" not in result.output, result.output
     for w in words:
         assert w in lines[-1], lines[-1]

@@ -254,7 +254,7 @@ def test_cli_report_refuses_in_one_line(tmp_path, model):
     result = _cli("report", "builtin:digits", "--image-size", 8, "--imbalance", 10, "--test-split", 0.3, "--data-seed", 1,
                   "--model", model, "--steps", 3, "--out", tmp_path / "rep")
     assert result.exit_code == 1
-    lines = [l for l in result.output.splitlines() if l.strip()]
+    lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines[-1].startswith("error: ") and "test images" in lines[-1] and "Traceback" not in result.output
     assert "demo" in _cli("--help").output
 

@@ -35,7 +35,7 @@ def test_fit_writes_model_samples_log_and_generates_requested_classes(digits, tm
                  "samples/step_000002.png", "samples/step_000004.png"):
         assert (tmp_path / name).exists(), name
     assert not (tmp_path / ".lock").exists()
-    log = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == [1, 2, 3, 4]
     diversity = [r for r in log if "diversity" in r]
     assert [r["step"] for r in diversity] == [2, 4] and len(diversity[0]["diversity"]) == 10
@@ -113,7 +113,7 @@ def test_should_stop_writes_a_checkpoint_and_resume_matches_uninterrupted(digits
                               run=RunSettings(device="cpu", num_workers=1, sample_every=1))
     a, b = full.state_dict(), resumed.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    log = [json.loads(l) for l in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == [1, 2, 3, 4]
     assert json.loads((tmp_path / "resumed" / "config.json").read_text())["run"]["num_workers"] == 1
 
@@ -121,7 +121,7 @@ def test_should_stop_writes_a_checkpoint_and_resume_matches_uninterrupted(digits
 def test_maintenance_follows_the_schedule(digits, tmp_path):
     config = TrainConfig(steps=5, width=8, z_dim=8, batch_size=8)
     train_generator(digits, config, tmp_path, run=RunSettings(device="cpu", log_every=3, sample_every=4, checkpoint_every=100))
-    log = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == [3, 5]  # every 3rd step, and the last
     assert [r["step"] for r in log if "diversity" in r] == [4, 5]
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_000004.png", "step_000005.png"]
@@ -146,7 +146,7 @@ def test_sigkill_then_resume_continues_from_checkpoint_bit_for_bit(tmp_path):
     load_generator(out / "model.safetensors")  # the last good model is intact
     resumed = CliRunner().invoke(main, [*FIT[3:], *steps, "--out", str(out), "--resume"])
     assert resumed.exit_code == 0, resumed.output
-    log = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == list(range(1, 81))
     a, b = load_file(tmp_path / "ref" / "model.safetensors"), load_file(out / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)

@@ -97,7 +97,7 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
                 tick(config.steps * len(config.seeds), f"{arm} skipped")
                 break
             t0 = time.perf_counter()
-            model = _train_classifier(data, config, seed, shape, num_classes, device, lambda n: tick(n, detail))
+            model = _train_classifier(data, config, seed, shape, num_classes, device, lambda n, detail=detail: tick(n, detail))
             preds, feats = _predict(model, test_x, config.eval_batch_size, device)
             metrics = _metrics(test_y.numpy(), preds.numpy(), num_classes)
             metrics["seconds"] = round(time.perf_counter() - t0, 2)

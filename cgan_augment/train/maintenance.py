@@ -161,5 +161,5 @@ def _trim_log(path: Path, keep_until: int) -> None:
     """Drop log lines of steps after the checkpoint we resume from (they will be redone)."""
     if not path.exists():
         return
-    lines = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l).get("step", 0) <= keep_until]
-    write_text_atomic(path, "".join(l + "\n" for l in lines))
+    lines = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= keep_until]
+    write_text_atomic(path, "".join(line + "\n" for line in lines))
