@@ -263,9 +263,10 @@ def test_strong_arms_with_a_deform_generator(split):
     """strong-aug is a baseline; synthetic+strong-aug mixes a deform model's variants only into
     the classes under synthetic_below, through the public ClassBalancedSampler."""
     from cgan_augment.deform import DeformConfig, fit_deform_generator
-    from cgan_augment.report.arms import _arm_data, _as_tensors
+    from cgan_augment.data import dataset_tensors
+    from cgan_augment.report.arms import _arm_data
 
-    images, labels = _as_tensors(split.train)
+    images, labels = dataset_tensors(split.train)
     g = fit_deform_generator(images, labels, split.train.classes, DeformConfig(pairs=16, registration_steps=5, min_class_size=5))
     config = ReportConfig(arms=("real", "strong-aug", "synthetic+strong-aug"), seeds=(0,), synthetic_below=40, alpha=1.0, **TINY)
     result = run_report(split.train, split.test, g, config, device="cpu")
