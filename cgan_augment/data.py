@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import statistics
+import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -38,6 +39,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
 ]
 
+# torchvision's IMG_EXTENSIONS and GIF (its first frame); matched case-insensitively, as torchvision does
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 DEFAULT_SIZES = (28, 32, 64)
 MAX_PIXELS = 40_000_000  # refuse before decoding: a "huge" header must not allocate gigabytes
@@ -114,23 +116,40 @@ def _show(path) -> str:
 
 
 def _walk_images(folder: str) -> list[str]:
-    """Image files under ``folder`` (links followed, link loops visited once), sorted."""
-    found, seen = [], set()
+    """Image files under ``folder`` in the order torchvision's ``make_dataset`` lists them:
+    ``os.walk`` with links followed, folders sorted by path, file names sorted within each. One
+    difference: a link back to a folder above it (a loop) is not entered again, where ``os.walk``
+    would repeat the folder until the system's link limit."""
+    walked = []
     for root, dirs, files in os.walk(folder, followlinks=True):
-        real = os.path.realpath(root)
-        if real in seen:
+        if _loops_back(root, folder):
             dirs[:] = []
             continue
-        seen.add(real)
-        dirs.sort()
-        found += [os.path.join(root, f) for f in files if f.lower().endswith(IMAGE_EXTENSIONS)]
-    return sorted(found)
+        walked.append((root, files))
+    return [os.path.join(root, f) for root, files in sorted(walked) for f in sorted(files)
+            if f.lower().endswith(IMAGE_EXTENSIONS)]
+
+
+def _loops_back(path: str, top: str) -> bool:
+    """Whether ``path`` (below ``top``) is the same folder as one of its ancestors up to ``top``."""
+    real, parent = os.path.realpath(path), os.path.dirname(path)
+    while len(parent) >= len(top) and parent != path:
+        if os.path.realpath(parent) == real:
+            return True
+        path, parent = parent, os.path.dirname(parent)
+    return False
+
+
+def _find_classes(root: str) -> list[str]:
+    """Class folders of an ImageFolder tree, found as torchvision's ``find_classes`` finds them:
+    every entry of ``root`` that is a folder or a link to one, hidden ones included, sorted."""
+    return sorted(e.name for e in os.scandir(root) if e.is_dir())
 
 
 def _find_samples(root: str) -> tuple[list[str], list[tuple[str, int]]]:
     if not os.path.isdir(root):
         raise DataError(f"{_show(root)}: no such directory, .npz file or builtin:NAME.")
-    classes = sorted(e.name for e in os.scandir(root) if e.is_dir() and not e.name.startswith("."))
+    classes = _find_classes(root)
     if not classes:
         raise DataError(f"{_show(root)}: no class folders found; expected one sub-folder per class (ImageFolder layout).")
     samples = []
@@ -153,8 +172,8 @@ class _BadImage(DataError):
         self.kind = kind
 
 
-def _open_image(path: str) -> Image.Image:
-    """Open ``path`` fully decoded (first frame), or raise DataError naming the file and the problem."""
+def _open_checked(path: str) -> Image.Image:
+    im = None
     try:
         if os.path.getsize(path) == 0:
             raise _BadImage(path, "empty file", "0 bytes")
@@ -164,6 +183,16 @@ def _open_image(path: str) -> Image.Image:
             raise _BadImage(path, "too large", f"{w}x{h} pixels, limit {MAX_PIXELS}")
         im.load()
         return im
+    except BaseException:
+        if im is not None:
+            im.close()  # a file that fails is closed here, not left to the garbage collector
+        raise
+
+
+def _open_image(path: str) -> Image.Image:
+    """Open ``path`` fully decoded (first frame), or raise DataError naming the file and the problem."""
+    try:
+        return _open_checked(path)
     except DataError:
         raise
     except FileNotFoundError:
@@ -177,6 +206,8 @@ def _open_image(path: str) -> Image.Image:
 
 
 def _to_mode(im: Image.Image, channels: int) -> Image.Image:
+    if im.mode in ("P", "PA") and "transparency" in im.info:
+        im = im.convert("RGBA")  # as PIL asks, rather than warn about palette transparency on every convert
     if im.mode in ("I", "F") or im.mode.startswith("I;16"):
         # 16/32-bit grayscale: PIL's convert("L") clips at 255, so rescale the full range instead.
         arr = np.asarray(im, dtype=np.float64)
@@ -203,7 +234,9 @@ class ImageFolderImages(Dataset):
         root/dog/xyz.bmp
 
     Items are ``(float32 C×H×W in [0, 1], int label)``. ``samples``, ``targets``, ``classes`` and
-    ``class_to_idx`` follow ImageFolder. Every file is decoded once at construction so that bad
+    ``class_to_idx`` are those torchvision's ImageFolder finds (hidden class folders included,
+    links followed, the same order), but for GIF files, which are read too, and link loops,
+    which are entered once. Every file is decoded once at construction so that bad
     files are found before training: each raises :class:`DataError` naming the file, or, with
     ``skip_bad=True``, is left out and counted in ``skipped`` by kind.
     """
@@ -215,13 +248,16 @@ class ImageFolderImages(Dataset):
         self.class_to_idx = {c: i for i, c in enumerate(self.classes)}
         self.transform = transform
         self.skipped: dict = {}
-        with ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+        with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=max(1, min(8, os.cpu_count() or 1))) as pool:
+            # PIL warns of images above its own pixel limit; ours is lower and refuses them with one line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             probes = list(pool.map(self._probe, [p for p, _ in candidates]))
         self.samples, sides, color = [], [], False
         for (path, idx), probe in zip(candidates, probes):
             if isinstance(probe, DataError):
                 if not skip_bad:
-                    raise DataError(f"{probe} (pass --skip-bad to skip unreadable images)")
+                    raise DataError(f"{probe} (pass skip_bad=True to skip unreadable images)",
+                                    cli_message=f"{probe} (pass --skip-bad to skip unreadable images)")
                 self.skipped[probe.kind] = self.skipped.get(probe.kind, 0) + 1
                 continue
             (w, h), mode = probe
@@ -315,8 +351,13 @@ def _array_images(x: np.ndarray, y: np.ndarray, classes, name: str, image_size, 
     if x.dtype == np.uint8:
         pixels = torch.from_numpy(np.ascontiguousarray(x))
     elif np.issubdtype(x.dtype, np.floating):
-        lo, hi = float(np.nanmin(x)), float(np.nanmax(x))
-        if np.isnan(x).any() or lo < 0 or hi > 1:
+        finite = np.isfinite(x)
+        if not finite.all():
+            bad = ~finite.reshape(len(x), -1).all(1)
+            raise DataError(f"{name}: x holds {int((~finite).sum())} NaN or infinite pixel values, in {int(bad.sum())} "
+                            f"image(s), the first at index {int(np.argmax(bad))}; replace them or drop those images.")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0 or hi > 1:
             raise DataError(f"{name}: float pixels should lie in [0, 1]. Got values in [{lo}, {hi}]; scale them or save uint8.")
         pixels = torch.from_numpy(np.round(x * 255).astype(np.uint8))
     else:
@@ -341,7 +382,35 @@ def _array_images(x: np.ndarray, y: np.ndarray, classes, name: str, image_size, 
     return ArrayImages(pixels, y.tolist(), classes)
 
 
+def _npz_kind(path: str) -> str:
+    """What the first bytes say the file is: 'zip' (an .npz), 'npy', 'pickle', 'empty' or 'other'."""
+    with open(path, "rb") as f:
+        head = f.read(6)
+    if not head:
+        return "empty"
+    if head.startswith(b"PK"):
+        return "zip"
+    if head.startswith(b"\x93NUMPY"):
+        return "npy"
+    if head[0] == 0x80 and len(head) > 1 and 2 <= head[1] <= 5:
+        return "pickle"
+    return "other"
+
+
 def _load_npz(path: str, image_size, channels) -> ArrayImages:
+    import zipfile
+
+    save_hint = "save it with numpy.savez(path, x=..., y=...)"
+    try:
+        kind = _npz_kind(path)
+    except OSError as e:
+        raise DataError(f"{_show(path)}: cannot read the file ({e.strerror}).") from None
+    if kind != "zip":
+        what = {"empty": "an empty file (0 bytes)",
+                "npy": "a single .npy array (numpy.save), not an .npz archive",
+                "pickle": "a Python pickle, not an .npz archive (pickles are never loaded)",
+                "other": "not an .npz archive (it lacks the zip signature numpy.savez writes)"}[kind]
+        raise DataError(f"{_show(path)}: {what}; {save_hint}.")
     try:
         with np.load(path, allow_pickle=False) as f:
             missing = [k for k in ("x", "y") if k not in f.files]
@@ -352,12 +421,12 @@ def _load_npz(path: str, image_size, channels) -> ArrayImages:
     except DataError:
         raise
     except ValueError as e:
-        if "pickle" in str(e):
-            raise DataError(f"{_show(path)}: not an .npz archive of plain arrays (reading it would need "
-                            "unpickling, which is never done); save it with numpy.savez(path, x=..., y=...).") from None
+        if "pickle" in str(e) or "Object arrays" in str(e):
+            raise DataError(f"{_show(path)}: holds object arrays, which only unpickling could read, and that is never "
+                            f"done; {save_hint} with numeric arrays (class names as a string array).") from None
         raise DataError(f"{_show(path)}: not a readable .npz file ({e}).") from None
-    except (OSError, EOFError) as e:
-        raise DataError(f"{_show(path)}: not a readable .npz file ({e}).") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as e:
+        raise DataError(f"{_show(path)}: damaged .npz archive ({e}); {save_hint}.") from None
     return _array_images(x, np.asarray(y).reshape(-1), classes, _show(path), image_size, channels)
 
 

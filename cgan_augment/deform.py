@@ -165,7 +165,7 @@ def fit_deform_generator(images: torch.Tensor, labels: torch.Tensor, classes: li
 
 
 def fit_deform(dataset, config: DeformConfig = DeformConfig(), out: Union[str, Path, None] = None, *,
-               data_info: Optional[dict] = None, force: bool = False, device: Union[str, torch.device] = "auto") -> DeformGenerator:
+               data_info: Optional[dict] = None, force: bool = False, device: DeviceLike = "auto") -> DeformGenerator:
     """Fit the ``deform`` family on a labeled ``dataset`` (as :func:`~cgan_augment.load_data` gives)
     and, with ``out``, write ``model.safetensors``, ``samples.png`` (per class: exemplar, then
     variants of it) and ``config.json`` there. Seconds to a minute on a CPU for 28 px images.
@@ -193,7 +193,7 @@ def fit_deform(dataset, config: DeformConfig = DeformConfig(), out: Union[str, P
     exemplars = g.exemplar_images[first.clamp(max=len(g.exemplar_labels) - 1)].to(device).float().div(255)
     variants = g.vary(exemplars.repeat_interleave(rows - 1, 0), generator=torch.Generator(device=device).manual_seed(config.seed))
     grid = torch.cat([exemplars.unsqueeze(1), variants.view(g.num_classes, rows - 1, *exemplars.shape[1:])], 1)
-    save_grid(grid.flatten(0, 1), out / "samples.png", nrow=rows)
+    save_grid(grid.flatten(0, 1), out / "samples.png", nrow=rows, row_labels=g.classes)
     write_text_atomic(out / "config.json", json.dumps({"train_config": {"family": "deform", **asdict(config)},
                                                         "data": data_meta, "device": str(device)}, indent=2))
     return g

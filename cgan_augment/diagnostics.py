@@ -14,9 +14,19 @@ from typing import Optional, Sequence
 import torch
 
 from .files import atomic_path
-from .images import save_grid
+from .images import quiet_figure_warnings, save_grid
 
-__all__ = ["class_diversity", "write_timeline", "write_diversity_plot"]
+__all__ = ["class_diversity", "training_warnings", "write_timeline", "write_diversity_plot"]
+
+# A class has collapsed when its generated samples differ less than this share of what its real
+# images differ (healthy runs measure 0.7-1.3; the collapsed runs of issue 5 0.27-0.34; a run
+# blown up by a huge learning rate 0.0).
+COLLAPSE_RATIO = 0.05
+COLLAPSE_ABSOLUTE = 0.005  # the same, for a class with fewer than two real images to compare with
+# Training has stalled when this many sample grids in a row (same noise) differ by less than
+# half a grey level anywhere.
+STALL_GRIDS = 3
+STALL_TOLERANCE = 0.5 / 255
 
 
 def class_diversity(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> list[Optional[float]]:
@@ -33,13 +43,52 @@ def class_diversity(images: torch.Tensor, labels: torch.Tensor, num_classes: int
     return out
 
 
-def write_timeline(grids: Sequence[torch.Tensor], path: Path, num_classes: int) -> None:
-    """One PNG with a row per class and a column per saved grid: the first fixed-noise sample of
-    each class at each step, so one can watch a class form (or collapse) over training.
+def training_warnings(history: Sequence[tuple[int, torch.Tensor, list]], real_diversity: Sequence[Optional[float]],
+                      classes: Sequence[str]) -> dict[str, str]:
+    """Problems the latest sample grids show, as ``{kind: one-line message}``: ``"collapse"`` when
+    some class's generated samples are nearly all alike, ``"stall"`` when the last
+    ``STALL_GRIDS`` grids are the same images (the generator stopped changing: diverged or
+    saturated). Empty when all looks well.
+
+    Args:
+        history: ``(step, images N×C×H×W in [0, 1], per-class diversity)`` of the sample grids so
+            far, oldest first, all made from the same fixed noise.
+        real_diversity: per-class diversity of real images (``None`` where unknown).
+        classes: class names, in index order.
+    """
+    found: dict[str, str] = {}
+    if not history:
+        return found
+    step, _, diversity = history[-1]
+    collapsed = []
+    for k, (d, r) in enumerate(zip(diversity, real_diversity)):
+        if d is not None and d < (COLLAPSE_RATIO * r if r else COLLAPSE_ABSOLUTE):
+            collapsed.append(k)
+    if collapsed:
+        names = ", ".join(repr(classes[k]) for k in collapsed[:5]) + (f" and {len(collapsed) - 5} more" if len(collapsed) > 5 else "")
+        k = collapsed[0]
+        real = f", real images {real_diversity[k]:.3f}" if real_diversity[k] else ""
+        found["collapse"] = (f"step {step}: mode collapse in {len(collapsed)} of {len(classes)} classes ({names}): their "
+                             f"generated samples are nearly all alike (within-class diversity {diversity[k]:.3f}{real}); "
+                             "try a lower learning rate, a stronger mode-seeking term or another loss.")
+    if len(history) >= STALL_GRIDS:
+        last = history[-STALL_GRIDS:]
+        if all((a[1] - b[1]).abs().max() < STALL_TOLERANCE for a, b in zip(last, last[1:])):
+            steps = ", ".join(str(s) for s, _, _ in last)
+            found["stall"] = (f"step {step}: the generated samples have not changed over the last {STALL_GRIDS} sample "
+                              f"grids (steps {steps}): training has stalled or diverged; try a lower learning rate.")
+    return found
+
+
+def write_timeline(grids: Sequence[torch.Tensor], path: Path, num_classes: int, classes: Optional[Sequence[str]] = None,
+                   steps: Optional[Sequence[int]] = None) -> None:
+    """One PNG with a row per class (named by ``classes``) and a column per saved grid (headed by
+    its step): the first fixed-noise sample of each class at each step, at least 32 px a side, so
+    one can watch a class form (or collapse) over training.
     ``grids``: per step, the grid's images (num_classes·n)×C×H×W, class-major."""
     per_step = [g.view(num_classes, -1, *g.shape[1:])[:, 0] for g in grids]  # (K, C, H, W) each
     cells = torch.stack(per_step, 1).flatten(0, 1)  # class-major: row k = class k over time
-    save_grid(cells, path, nrow=len(grids))
+    save_grid(cells, path, nrow=len(grids), row_labels=classes, col_labels=[str(s) for s in steps] if steps else None)
 
 
 def write_diversity_plot(log_path: Path, path: Path, classes: Sequence[str]) -> Optional[str]:
@@ -52,7 +101,8 @@ def write_diversity_plot(log_path: Path, path: Path, classes: Sequence[str]) -> 
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed: no diversity plot (pip install matplotlib)"
-    rows = [json.loads(line) for line in Path(log_path).read_text().splitlines() if '"diversity"' in line]
+    lines = Path(log_path).read_text().splitlines()
+    rows = [row for row in (json.loads(line) for line in lines if line.strip()) if "diversity" in row]
     if not rows:
         return None
     steps = [r["step"] for r in rows]
@@ -68,9 +118,9 @@ def write_diversity_plot(log_path: Path, path: Path, classes: Sequence[str]) -> 
     ax.set_ylabel("mean pairwise distance within class")
     ax.set_title("Generated-sample diversity per class (dotted: real images)")
     ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
     try:
-        with atomic_path(path) as tmp:
+        with quiet_figure_warnings(), atomic_path(path) as tmp:
+            fig.tight_layout()
             fig.savefig(tmp, dpi=100, format="png")
     finally:
         plt.close(fig)

@@ -2,7 +2,15 @@
 
 
 class CGANAugmentError(Exception):
-    """Base class: a problem with the user's input, files or settings, not a bug."""
+    """Base class: a problem with the user's input, files or settings, not a bug.
+
+    ``cli_message``, when given, is the same line for the command line, where the fix is a flag
+    (``--resize``) rather than an argument (``resize=True``); the CLI prints it instead.
+    """
+
+    def __init__(self, message: str = "", *, cli_message: str = ""):
+        super().__init__(message)
+        self.cli_message = cli_message or message
 
 
 class DataError(CGANAugmentError, ValueError):
@@ -36,3 +44,15 @@ class TrainingInterrupted(Exception):
     def __init__(self, step: int, out=None):
         super().__init__(f"interrupted at step {step}" + (f"; checkpoint saved in {out}, continue with --resume" if out else ""))
         self.step = step
+
+
+class TrainingCollapsed(CGANAugmentError, RuntimeError):
+    """``strict`` training stopped at a collapse or divergence warning; the files of that step are kept."""
+
+
+class CGANAugmentWarning(UserWarning):
+    """Something the user should look at, though the work went on; the CLI prints it as ``warning: ...``."""
+
+
+class TrainingWarning(CGANAugmentWarning):
+    """Training shows mode collapse or has stalled (see :func:`cgan_augment.diagnostics.training_warnings`)."""

@@ -194,7 +194,7 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
     try:
         if out.suffix.lower() == ".png":
             out.parent.mkdir(parents=True, exist_ok=True)
-            save_grid(images, out, nrow=n)
+            save_grid(images, out, nrow=n, row_labels=[generator.classes[k] for k in labels])
             return [out]
         paths = []
         for i, label in enumerate(labels):

@@ -17,6 +17,8 @@ once, at their boundary.
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Iterable, Mapping
 from typing import Optional, Sequence, Union
 
 import torch
@@ -69,25 +71,44 @@ class Generator(nn.Module):
         return next(self.parameters()).device
 
     def class_index(self, label: Union[int, str]) -> int:
-        """Index of a class given by index or by name."""
-        if isinstance(label, str) and label in self.classes:
-            return self.classes.index(label)
-        if isinstance(label, int) and not isinstance(label, bool) and 0 <= label < self.num_classes:
-            return label
+        """Index of a class given by name (str) or by index (int, numpy int)."""
+        if isinstance(label, str):
+            if label in self.classes:
+                return self.classes.index(label)
+        elif _is_whole(label):
+            if 0 <= label < self.num_classes:
+                return int(label)
+        else:
+            raise ConfigError(f"a class is a name (str) or an index (int). Got {label!r} ({type(label).__name__}).")
         raise ConfigError(f"unknown class {label!r}; this generator knows {self.classes}.")
 
     @torch.no_grad()
-    def sample(self, labels: Union[Sequence, torch.Tensor, dict], seed: Optional[int] = None,
+    def sample(self, labels: Union[str, Sequence, torch.Tensor, Mapping], seed: Optional[int] = None,
                batch_size: int = 1024, device: Union[str, torch.device, None] = None) -> torch.Tensor:
-        """Generate images for ``labels`` (class indices or names) or ``{class: count}``.
+        """Generate images for ``labels``: one class name, a sequence of class names or indices, an
+        integer tensor of indices, or ``{class: count}`` with whole counts >= 1.
 
         Returns a float32 tensor N×C×H×W in [0, 1] on ``device`` (default: the generator's).
         The same ``seed`` gives the same images for the same labels, batch size and device.
         """
-        if isinstance(labels, dict):
+        if isinstance(labels, str):
+            labels = [labels]  # one class name, not a sequence of characters
+        if isinstance(labels, Mapping):
+            bad = next(((c, n) for c, n in labels.items() if not _is_whole(n) or n < 1), None)
+            if bad:
+                raise ConfigError(f"the count for class {bad[0]!r} should be a positive whole number of images. Got {bad[1]!r}.")
             y = [self.class_index(c) for c, n in labels.items() for _ in range(int(n))]
         elif isinstance(labels, torch.Tensor):
-            y = labels.tolist()
+            if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+                raise ConfigError(f"a labels tensor should hold integer class indices. Got dtype {str(labels.dtype).replace('torch.', '')}.")
+            y = labels.reshape(-1).tolist()
+        elif _is_whole(labels):
+            raise ConfigError(f"labels should be a sequence of classes (names or indices) or a dict {{class: count}}. "
+                              f"Got the single number {labels!r}: pass [{labels!r}] for one image of class {labels!r}, "
+                              f"or {{{labels!r}: n}} for n images of it.")
+        elif not isinstance(labels, Iterable):
+            raise ConfigError(f"labels should be a class name, a sequence of classes (names or indices) or a dict "
+                              f"{{class: count}}. Got {labels!r} ({type(labels).__name__}).")
         else:
             y = [self.class_index(c) for c in labels]
         device = _normalise(resolve_device(device)) if device is not None else self.device
@@ -107,6 +128,11 @@ class Generator(nn.Module):
             out[start:start + len(yb)] = self(z, yb).clamp_(0, 1)
         self.train(was_training)
         return out
+
+
+def _is_whole(x) -> bool:
+    """An integer (Python or numpy), not a bool."""
+    return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
 def _normalise(device: torch.device) -> torch.device:

@@ -10,6 +10,7 @@ items first, then synthetic ones, each in the real dataset's own format.
 from __future__ import annotations
 
 import copy
+import numbers
 import warnings
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
@@ -44,10 +45,13 @@ def _real_targets(real, targets) -> list[int]:
         targets = [real[i][1] for i in range(len(real))]
     if isinstance(targets, (torch.Tensor, np.ndarray)):
         targets = targets.reshape(-1).tolist()
-    try:
-        targets = [int(t) for t in targets]
-    except (TypeError, ValueError):
-        raise DataError("real labels should be integer class indices.") from None
+    whole = []
+    for i, t in enumerate(targets):
+        # floats are accepted only when whole (1.0 is class 1); 1.5 is no class, not class 1
+        if isinstance(t, (bool, str, bytes)) or not isinstance(t, numbers.Real) or not float(t).is_integer():
+            raise DataError(f"real labels should be integer class indices. Got {t!r} at item {i}.")
+        whole.append(int(t))
+    targets = whole
     if len(targets) != len(real):
         raise DataError(f"targets should give one label per real item: {len(real)} items. Got {len(targets)} labels.")
     return targets
@@ -189,10 +193,12 @@ class SyntheticDataset(Dataset):
         g = self.generator
         made = (g.channels, g.image_size, g.image_size)
         if self.transform is None and made != self._format.shape and not self.resize:
-            raise DataError(
-                f"the generator makes {'×'.join(map(str, made))} images (C×H×W) but the real images are "
-                f"{'×'.join(map(str, self._format.shape))}; pass resize=True to resize generated images "
-                "to the real size (or a 'transform' that does).")
+            mismatch = (f"the generator makes {'×'.join(map(str, made))} images (C×H×W) but the real images are "
+                        f"{'×'.join(map(str, self._format.shape))}")
+            raise DataError(f"{mismatch}; pass resize=True to resize generated images to the real size "
+                            "(or a 'transform' that does).",
+                            cli_message=f"{mismatch}; pass --resize to resize generated images to the real size, "
+                                        "or load DATA at the generator's size (leave out --image-size and --channels).")
         probe = self._format.convert(torch.zeros((1, *self._pool_shape), dtype=torch.uint8))[0]
         if self.transform is not None:
             try:

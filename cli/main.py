@@ -17,7 +17,7 @@ import click
 from cgan_augment import RunSettings, TrainConfig, __version__
 from cgan_augment.export import write_samples
 
-from .options import (StopOnSignal, config_option, data_options, data_spec, given, notes_from_warnings, split_fit_options,
+from .options import (StopOnSignal, config_option, data_options, data_spec, given, split_fit_options,
                       user_errors)
 
 fit_option = functools.partial(config_option, (TrainConfig, RunSettings))
@@ -49,8 +49,8 @@ def _default_out(source: str) -> Path:
 @main.command()
 @data_options
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder. [default: runs/<data name>]")
-@fit_option("--family", "Model family: dcgan (convolutional GAN), mlp (MLP GAN), or deform (exemplar-conditioned: "
-            "learned warps of the class's own images; the other GAN settings do not apply).")
+@fit_option("--family", "Model family: dcgan or mlp (GANs), or deform (exemplar-conditioned: learned warps of "
+                        "the class's own images; the GAN settings do not apply).")
 @fit_option("--loss", "GAN loss.")
 @fit_option("--steps", "Generator updates.", type=int)
 @fit_option("--batch-size", "Real images per discriminator update.", type=int)
@@ -70,6 +70,7 @@ def _default_out(source: str) -> Path:
 @fit_option("--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.safetensors.")
 @click.option("--force", is_flag=True, help="Replace a model already in OUT, or take over its lock.")
+@fit_option("--strict", "Stop with an error (exit 1) at the first mode-collapse or stall warning.", is_flag=True, default=None)
 @user_errors
 def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, out, resume, force, **fit_options):
     """Fit a class-conditional GAN on DATA and save OUT/model.safetensors.
@@ -79,6 +80,12 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
     checkpoint.safetensors (for --resume), samples.png (one row per class),
     samples/step_N.png, samples_over_time.png, log.jsonl (losses, per-class
     diversity), diversity.png (collapse shows here), config.json.
+
+    \b
+    At every sample grid the samples are checked: a class whose samples are
+    nearly all alike (mode collapse), or samples that stop changing (stalled or
+    diverged training), gives a warning, also kept in log.jsonl and shown by
+    `info`; with --strict, training stops there with exit code 1.
 
     \b
     Examples:
@@ -108,8 +115,8 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
                    force=force, device=run.device)
         click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'config.json'}")
         return
-    with notes_from_warnings(), click.progressbar(length=config.steps, label="fit", show_pos=True, file=sys.stderr,
-                                                  item_show_func=lambda s: s) as bar:
+    with click.progressbar(length=config.steps, label="fit", show_pos=True, file=sys.stderr,
+                           item_show_func=lambda s: s) as bar:
         def on_step(step, total, stats):
             if bar.pos == 0 and step > 1:
                 bar.update(step - 1)
@@ -117,9 +124,11 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
             bar.update(1)
 
         with StopOnSignal() as stop:  # Ctrl-C / SIGTERM: checkpoint, then exit 130
-            train_generator(train, config, out, run=run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
-                            resume=resume, force=force, on_step=on_step, should_stop=stop)
+            generator = train_generator(train, config, out, run=run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
+                                        resume=resume, force=force, on_step=on_step, should_stop=stop)
     click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'log.jsonl'}")
+    for message in generator.metadata.get("warnings", []):
+        click.echo(f"warning: {message}")
 
 
 @main.command()
@@ -165,6 +174,8 @@ def info(model, as_json):
     cfg = meta.get("train_config", {})
     if cfg:
         click.echo(f"  trained {meta.get('step')} steps: " + ", ".join(f"{k}={v}" for k, v in cfg.items()))
+    for message in meta.get("warnings", []):
+        click.echo(f"  warning: {message}")
 
 
 from .augment import augment  # noqa: E402

@@ -4,14 +4,12 @@ and SIGINT/SIGTERM as a stop flag."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import inspect
 import signal
 import sys
 import threading
-import warnings
 from typing import Callable
 
 import click
@@ -21,15 +19,31 @@ from cgan_augment.constraints import OneOf
 from cgan_augment.errors import CGANAugmentError, TrainingInterrupted
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """Our warnings as ``warning: ...``; any other library's as one ``note: ...`` line (no source line)."""
+    from cgan_augment.errors import CGANAugmentWarning
+
+    text = " ".join(str(message).split())
+    if issubclass(category, CGANAugmentWarning):
+        click.echo(f"\nwarning: {text}", err=True)
+    else:
+        click.echo(f"\nnote: {text} ({category.__name__})", err=True)
+
+
 def user_errors(fn):
-    """Print library errors as ``error: ...`` (exit 1); Ctrl-C as a short note (exit 130)."""
+    """Print library errors as ``error: ...`` (exit 1), warnings as one line each, Ctrl-C as a
+    short note (exit 130)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        import warnings
+
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                return fn(*args, **kwargs)
         except CGANAugmentError as e:
-            click.echo(f"error: {e}", err=True)
+            click.echo(f"error: {e.cli_message}", err=True)
             sys.exit(1)
         except TrainingInterrupted as e:
             click.echo(f"\n{e}", err=True)
@@ -81,19 +95,6 @@ def split_fit_options(options: dict) -> tuple[TrainConfig, RunSettings]:
     set_ = given(**options)
     return (TrainConfig(**{k: v for k, v in set_.items() if k not in run_fields}),
             RunSettings(**{k: v for k, v in set_.items() if k in run_fields}))
-
-
-@contextlib.contextmanager
-def notes_from_warnings():
-    """Warnings raised inside the block (the library's notes, e.g. a plot skipped for want of
-    matplotlib) printed as one ``note: ...`` line each on stderr, once per message."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield
-        finally:
-            for message in dict.fromkeys(str(w.message) for w in caught):
-                click.echo(f"note: {message}", err=True)
 
 
 class StopOnSignal:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from cgan_augment import TrainConfig
 from cgan_augment.pipeline import report_from_spec, run_demo
 from cgan_augment.report import ReportConfig
 
-from .options import StopOnSignal, config_option, data_options, data_spec, default_of, given, notes_from_warnings, user_errors
+from .options import StopOnSignal, config_option, data_options, data_spec, default_of, given, user_errors
 
 
 class _Progress:
@@ -68,7 +69,8 @@ def _print_result(result: dict, out: Path) -> None:
 @config_option(ReportConfig, "--steps", "Classifier optimiser steps per arm and seed.", type=int)
 @config_option(ReportConfig, "--batch-size", "Classifier batch size.", type=int)
 @click.option("--arms", help=f"Comma-separated arms to run. [default: {','.join(default_of(ReportConfig, 'arms'))}]")
-@config_option(ReportConfig, "--alpha", "synthetic+aug: chance an item of a class with synthetic images is synthetic.", type=float)
+@config_option(ReportConfig, "--alpha", "synthetic+aug, synthetic+strong-aug: chance an item of a class with synthetic images is synthetic.", type=float)
+@config_option(ReportConfig, "--synthetic-below", "Only classes with fewer real images than this get synthetic items in those arms (0: every class).", type=int)
 @config_option(ReportConfig, "--flips/--no-flips", "Flip images horizontally in the augmented arms (only if the data allows it; digits do not).",
                field="flips", default=None)
 @click.option("--out", type=click.Path(file_okay=False), required=True, help="Report folder.")
@@ -77,7 +79,7 @@ def _print_result(result: dict, out: Path) -> None:
 @click.option("--force", is_flag=True, help="With --fit: replace a generator already in OUT/generator.")
 @user_errors
 def report(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, model, fit_here, fit_steps, fit_width,
-           test_data, oracle, classifier, seeds, steps, batch_size, arms, alpha, flips, out, device, resume, force):
+           test_data, oracle, classifier, seeds, steps, batch_size, arms, alpha, synthetic_below, flips, out, device, resume, force):
     """Does synthetic data help a classifier on DATA? Train the same classifier under each arm
     (real, class-weights, oversample, smote, classic-aug, synthetic, synthetic+aug,
     synthetic-only, oracle) and compare them on held-out test data the generator never saw.
@@ -101,11 +103,14 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
     if seeds is not None and seeds < 1:
         raise ConfigError(f"--seeds should be a positive number of seeds. Got {seeds}.")
     config = ReportConfig(**given(classifier=classifier, steps=steps, batch_size=batch_size, alpha=alpha, flips=flips,
+                                  synthetic_below=synthetic_below or None,
                                   seeds=tuple(range(seeds)) if seeds else None,
                                   arms=tuple(a.strip() for a in arms.split(",") if a.strip()) if arms else None))
+    if synthetic_below == 0:  # 0 on the command line: synthetic items for every class
+        config = dataclasses.replace(config, synthetic_below=None)
     fit = TrainConfig(**given(steps=fit_steps, width=fit_width)) if fit_here else None
     out = Path(out)
-    with notes_from_warnings(), _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
+    with _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
         result = report_from_spec(spec, out, model=model, fit=fit, test=test_data, config=config, oracle=oracle,
                                   on_progress=progress, resume=resume, force=force, should_stop=stop, **given(device=device))
     _print_result(result, out)
@@ -131,7 +136,7 @@ def demo(out, device):
                f"{fit.family} width {fit.width}, {fit.steps} steps; classifier {config.classifier}, {config.steps} steps, "
                f"{len(config.seeds)} seeds")
     out = Path(out or default_of(run_demo, "out"))
-    with notes_from_warnings(), _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
+    with _Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
         result = run_demo(out, on_progress=progress, should_stop=stop, **given(device=device))
     _print_result(result, out)
     click.echo(f"generator: {out / 'generator' / 'model.safetensors'} (samples in {out / 'generator' / 'samples.png'})")

@@ -129,3 +129,88 @@ def test_npz_length_mismatch_and_label_out_of_range(tmp_path):
 def test_symlink_loop_is_visited_once(image_folder):
     os.symlink(image_folder / "a", image_folder / "a" / "loop")
     assert class_counts(load_data(DataSpec(str(image_folder))).train) == [6, 6, 6]
+
+
+def test_npz_with_nan_or_infinite_pixels_says_so(tmp_path):
+    x = np.full((6, 8, 8), 0.5, np.float32)
+    x[2, 1, 1], x[4, 0, 0] = np.nan, np.inf
+    np.savez(tmp_path / "nan.npz", x=x, y=np.arange(6) % 2)
+    assert _error(DataSpec(str(tmp_path / "nan.npz"))) == (
+        f"{tmp_path / 'nan.npz'}: x holds 2 NaN or infinite pixel values, in 2 image(s), the first at index 2; "
+        "replace them or drop those images.")
+
+
+@pytest.mark.parametrize("content, what", [
+    (bytes(np.random.default_rng(0).integers(0, 256, 300, dtype=np.uint8)),
+     "not an .npz archive (it lacks the zip signature numpy.savez writes)"),
+    (b"", "an empty file (0 bytes)"),
+    (b"\x93NUMPY\x01\x00", "a single .npy array (numpy.save), not an .npz archive"),
+    (b"\x80\x04\x95\x10\x00", "a Python pickle, not an .npz archive (pickles are never loaded)"),
+])
+def test_npz_that_is_not_an_archive_is_named_for_what_it_is(tmp_path, content, what):
+    path = tmp_path / "bad.npz"
+    path.write_bytes(content)
+    message = _error(DataSpec(str(path)))
+    assert message == f"{path}: {what}; save it with numpy.savez(path, x=..., y=...)."
+    assert "unpickling" not in message
+
+
+def test_npz_with_object_arrays_and_damaged_zip(tmp_path):
+    np.savez(tmp_path / "obj.npz", x=np.array([object()], dtype=object), y=np.zeros(1))
+    assert _error(DataSpec(str(tmp_path / "obj.npz"))).startswith(
+        f"{tmp_path / 'obj.npz'}: holds object arrays, which only unpickling could read, and that is never done;")
+    (tmp_path / "cut.npz").write_bytes(b"PK\x03\x04 cut short")
+    assert _error(DataSpec(str(tmp_path / "cut.npz"))).startswith(f"{tmp_path / 'cut.npz'}: damaged .npz archive (")
+
+
+def test_library_message_names_the_argument_and_cli_message_the_flag(image_folder):
+    (image_folder / "a" / "broken.png").write_bytes(b"not an image")
+    with pytest.raises(DataError) as info:
+        load_data(DataSpec(str(image_folder)))
+    assert str(info.value).endswith("(pass skip_bad=True to skip unreadable images)")
+    assert info.value.cli_message.endswith("(pass --skip-bad to skip unreadable images)")
+
+
+def _tricky_tree(root):
+    """Hidden class folder, a link to a sibling class, a link inside a class to another class, a
+    duplicate link to a sub-folder, a link loop, names that sort differently as paths and per
+    folder, upper-case extensions, hidden and non-image files."""
+    def png(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.new("L", (8, 8), len(str(path)) % 250).save(path, format="PNG")
+
+    for rel in ["a/0.png", "a/x.png", "a/x/1.png", "a/x-y/2.png", "a/UP.PNG", "a/.hidden.png", "b/0.png", "b/1.png",
+                ".hidden/0.png", ".hidden/1.png", "d/deep/er/0.png"]:
+        png(root / rel)
+    (root / "a" / "notes.txt").write_text("not an image")
+    os.symlink("b", root / "c")  # a class that is a link to a sibling class
+    os.symlink("../b", root / "a" / "to_b")  # inside class a: b's images count as a's, as in torchvision
+    os.symlink("x", root / "a" / "dup")  # the same sub-folder twice, not a loop
+    os.symlink("..", root / "d" / "deep" / "up")  # a loop: entered once
+    return root
+
+
+def test_class_discovery_and_samples_match_torchvision_image_folder(tmp_path):
+    from torchvision.datasets import DatasetFolder, ImageFolder
+
+    root = _tricky_tree(tmp_path / "tricky")
+    (root / "d" / "deep" / "up").unlink()  # torchvision would walk a loop until the system's link limit
+    ours = load_data(DataSpec(str(root))).train
+    theirs = ImageFolder(str(root))
+    assert ours.classes == theirs.classes == [".hidden", "a", "b", "c", "d"]
+    assert ours.class_to_idx == theirs.class_to_idx
+    assert class_counts(ours) == np.bincount(theirs.targets).tolist() == [2, 9, 2, 2, 1]
+    assert [ours.dataset.samples[i] for i in ours.indices] == theirs.samples  # same files, same order
+    Image.new("L", (8, 8)).save(root / "b" / "anim.gif")  # GIF: read by us, not by ImageFolder
+    with_gif = load_data(DataSpec(str(root))).train
+    from cgan_augment.data import IMAGE_EXTENSIONS
+
+    assert with_gif.dataset.samples == DatasetFolder(str(root), loader=Image.open, extensions=IMAGE_EXTENSIONS).samples
+
+
+def test_link_loop_is_entered_once_and_hidden_class_folder_is_a_class(tmp_path):
+    root = _tricky_tree(tmp_path / "tricky")
+    ds = load_data(DataSpec(str(root))).train
+    assert class_counts(ds) == [2, 9, 2, 2, 1]
+    (root / ".empty").mkdir()
+    assert _error(DataSpec(str(root))).startswith(f"{root / '.empty'}: class folder has no images")

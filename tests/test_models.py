@@ -42,3 +42,43 @@ def test_sample_by_names_counts_and_seed():
 def test_odd_image_size_is_refused_for_dcgan():
     with pytest.raises(ConfigError, match="image_size 7"):
         build_generator("dcgan", 2, 7, 1, z_dim=8, width=8)
+
+
+def _named_generator():
+    g = build_generator("mlp", 5, 8, 1, z_dim=4, width=4)
+    g.classes = ["zero", "one", "two", "three", "four"]
+    return g
+
+
+def test_a_string_is_one_class_name_not_a_sequence_of_characters():
+    g = _named_generator()
+    one = g.sample("four", seed=1)
+    assert one.shape == (1, 1, 8, 8) and torch.equal(one, g.sample(["four"], seed=1))
+    with pytest.raises(ConfigError) as info:
+        g.sample("five")
+    assert str(info.value) == "unknown class 'five'; this generator knows ['zero', 'one', 'two', 'three', 'four']."
+
+
+@pytest.mark.parametrize("labels, message", [
+    ({"four": -1}, "the count for class 'four' should be a positive whole number of images. Got -1."),
+    ({"four": 0}, "the count for class 'four' should be a positive whole number of images. Got 0."),
+    ({"four": 2.5}, "the count for class 'four' should be a positive whole number of images. Got 2.5."),
+    ({"four": 2.0}, "the count for class 'four' should be a positive whole number of images. Got 2.0."),
+    ({"four": True}, "the count for class 'four' should be a positive whole number of images. Got True."),
+    (3, "labels should be a sequence of classes (names or indices) or a dict {class: count}. Got the single number 3: "
+        "pass [3] for one image of class 3, or {3: n} for n images of it."),
+    (2.5, "labels should be a class name, a sequence of classes (names or indices) or a dict {class: count}. Got 2.5 (float)."),
+    ([1.5], "a class is a name (str) or an index (int). Got 1.5 (float)."),
+    (torch.tensor([1.5]), "a labels tensor should hold integer class indices. Got dtype float32."),
+])
+def test_counts_and_labels_that_are_not_whole_positive_numbers_are_refused(labels, message):
+    with pytest.raises(ConfigError) as info:
+        _named_generator().sample(labels)
+    assert str(info.value) == message
+
+
+def test_numpy_integers_are_class_indices():
+    import numpy as np
+
+    g = _named_generator()
+    assert torch.equal(g.sample({"four": np.int64(2)}, seed=0), g.sample([np.int64(4), 4], seed=0))

@@ -89,7 +89,7 @@ def test_without_skip_bad_the_first_bad_file_is_named(messy):
     with pytest.raises(DataError) as info:
         load_data(DataSpec(str(messy)))
     message = str(info.value)
-    assert "\n" not in message and "--skip-bad" in message
+    assert "\n" not in message and "skip_bad=True" in message
     assert any(name in message for name in list(BAD) + ["truncated.png", "dangling.png"])
 
 

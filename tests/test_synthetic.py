@@ -372,3 +372,21 @@ def test_augment_bad_input_is_one_line(image_folder, model_path, tmp_path, args,
     result = _run(["augment", str(image_folder), "--model", str(model_path), "--out", str(tmp_path / "o"), *args])
     assert result.exit_code == 1 and result.output.strip().splitlines()[-1].startswith(message), result.output
     assert "Traceback" not in result.output and not (tmp_path / "o").exists()
+
+
+def test_augment_size_mismatch_names_the_flag_not_the_argument(image_folder, model_path, tmp_path):
+    result = _run(["augment", str(image_folder), "--model", str(model_path), "--out", str(tmp_path / "o"), "--image-size", "12"])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "error: the generator makes 1×8×8 images (C×H×W) but the real images are 1×12×12; pass --resize to resize "
+        "generated images to the real size, or load DATA at the generator's size (leave out --image-size and --channels).")
+
+
+def test_float_labels_must_be_whole_numbers(real, generator):
+    labels = torch.as_tensor(real.targets, dtype=torch.float32)
+    whole = SyntheticDataset(TensorDataset(real.images, labels), generator)
+    assert class_counts(whole) == [12, 12, 12]
+    labels[3] = 1.5
+    with pytest.raises(DataError) as info:
+        SyntheticDataset(TensorDataset(real.images, labels), generator)
+    assert str(info.value) == "real labels should be integer class indices. Got 1.5 at item 3."

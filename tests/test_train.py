@@ -261,3 +261,53 @@ def test_config_validation_names_the_field():
         TrainConfig(loss="l2")
     with pytest.raises(ConfigError, match="steps should be a positive integer"):
         TrainConfig(steps=0)
+
+
+# ----------------------------------------------------------------------------- collapse and stall guard
+
+
+def _grid(values, classes=2, per_class=4):
+    """A fake grid: class-major images whose pixels are the given per-image values."""
+    return torch.tensor(values, dtype=torch.float32).view(classes * per_class, 1, 1, 1).expand(-1, 1, 4, 4).clone()
+
+
+def test_training_warnings_flag_collapse_and_stall_only():
+    from cgan_augment.diagnostics import class_diversity, training_warnings
+
+    labels = torch.arange(2).repeat_interleave(4)
+    healthy = _grid([0.1, 0.5, 0.9, 0.3, 0.2, 0.6, 0.8, 0.4])
+    real = class_diversity(healthy, labels, 2)
+    assert training_warnings([(10, healthy, real)], real, ["cat", "dog"]) == {}
+    half = _grid([0.1, 0.5, 0.9, 0.3, 0.5, 0.5, 0.5, 0.501])  # dog: all alike
+    found = training_warnings([(20, half, class_diversity(half, labels, 2))], real, ["cat", "dog"])
+    assert found == {"collapse": f"step 20: mode collapse in 1 of 2 classes ('dog'): their generated samples are nearly "
+                                 f"all alike (within-class diversity 0.001, real images {real[1]:.3f}); try a lower "
+                                 "learning rate, a stronger mode-seeking term or another loss."}
+    same = [(s, healthy + 0.0009, real) for s in (30, 40)] + [(50, healthy, real)]
+    assert training_warnings(same[-2:], real, ["cat", "dog"]) == {}  # two grids are not enough
+    assert training_warnings(same, real, ["cat", "dog"]) == {
+        "stall": "step 50: the generated samples have not changed over the last 3 sample grids (steps 30, 40, 50): "
+                 "training has stalled or diverged; try a lower learning rate."}
+    moving = same[:2] + [(50, healthy + 0.01, real)]
+    assert training_warnings(moving, real, ["cat", "dog"]) == {}
+
+
+def test_a_blown_up_run_warns_in_log_and_model_file_and_strict_stops_it(digits, tmp_path, tiny_config, tiny_run):
+    from dataclasses import replace
+
+    from cgan_augment.errors import TrainingCollapsed, TrainingWarning
+
+    config = replace(tiny_config, lr=1e6, steps=6)
+    with pytest.warns(TrainingWarning) as caught:
+        g = train_generator(digits, config, tmp_path / "loud", run=tiny_run)
+    messages = [str(w.message) for w in caught]
+    assert messages[0].startswith("step 2: mode collapse in 10 of 10 classes ('0', '1', '2', '3', '4' and 5 more)")
+    assert messages[1].startswith("step 6: the generated samples have not changed over the last 3 sample grids (steps 2, 4, 6)")
+    assert g.metadata["warnings"] == messages == load_generator(tmp_path / "loud" / "model.safetensors").metadata["warnings"]
+    log = [json.loads(line) for line in (tmp_path / "loud" / "log.jsonl").read_text().splitlines()]
+    assert [(r["step"], r["warning"]) for r in log if "warning" in r] == [(2, messages[0]), (6, messages[1])]
+    with pytest.warns(TrainingWarning), pytest.raises(TrainingCollapsed) as stopped:
+        train_generator(digits, config, tmp_path / "strict", run=replace(tiny_run, strict=True))
+    assert str(stopped.value) == (f"training stopped (strict=True) at {messages[0].rstrip('.')}; "
+                                  f"the files of this step are kept in {tmp_path / 'strict'}.")
+    assert load_generator(tmp_path / "strict" / "model.safetensors").metadata["step"] == 2

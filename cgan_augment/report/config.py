@@ -54,8 +54,8 @@ class ReportConfig(CheckedConfig):
     steps: int = 1500
     batch_size: int = 64
     lr: float = 1e-3
-    alpha: float = 0.25  # best of 0.1 / 0.25 / 0.5 in benchmarks/bench_generators.py (issue 5)
-    synthetic_below: Optional[int] = None
+    alpha: float = 0.5  # with synthetic_below=40: the measured recipe of the deform family (benchmarks/RESULTS.md, issue 11)
+    synthetic_below: Optional[int] = 40
     synthetic_target: str = "balance"
     affine_degrees: float = Augmentation.degrees  # the augmentation's own defaults (transforms.py)
     affine_translate: float = Augmentation.translate

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..files import atomic_path, write_text_atomic
-from ..images import save_grid
+from ..images import quiet_figure_warnings, save_grid
 from .config import ReportConfig, SYNTHETIC_ARMS
 
 __all__ = ["format_table"]
@@ -99,7 +99,8 @@ def _write_outputs(result: dict, out: Path, real: tuple, generator, config: Repo
     if generator is not None:
         _sample_grid(out / "samples.png", real, generator, config)
         files["samples"] = "samples.png"
-    note = _recall_figure(out / "recall_by_class.png", result)
+    with quiet_figure_warnings():
+        note = _recall_figure(out / "recall_by_class.png", result)
     if note:
         files["figure_note"] = note
     else:
@@ -122,7 +123,7 @@ def _sample_grid(path: Path, real: tuple, generator, config: ReportConfig, n_rea
     for c in range(k):
         mine = images[labels == c][:n_real].float() / 255
         rows += list(mine) + [blank] * (n_real - len(mine)) + [blank] + list(fake[c * n:(c + 1) * n])
-    save_grid(torch.stack(rows), path, nrow=n_real + 1 + n)
+    save_grid(torch.stack(rows), path, nrow=n_real + 1 + n, row_labels=generator.classes)
 
 
 def _recall_figure(path: Path, result: dict) -> Optional[str]:

@@ -89,6 +89,8 @@ class RunSettings(CheckedConfig):
         sample_every: steps between sample grids (and the per-class diversity log line).
         checkpoint_every: steps between checkpoints (model and checkpoint files).
         log_every: steps between loss lines in ``log.jsonl``.
+        strict: stop with :class:`~cgan_augment.TrainingCollapsed` at the first mode-collapse or
+            stall warning (after writing that step's files) instead of training on.
     """
 
     device: str = "auto"
@@ -96,10 +98,12 @@ class RunSettings(CheckedConfig):
     sample_every: int = 500
     checkpoint_every: int = 500
     log_every: int = 1
+    strict: bool = False
 
     _parameter_constraints = {
         "num_workers": [Interval(int, 0)],
         "sample_every": [Interval(int, 1)], "checkpoint_every": [Interval(int, 1)], "log_every": [Interval(int, 1)],
+        "strict": [BOOL],
     }
 
     def _normalise(self) -> None:

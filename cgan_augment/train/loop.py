@@ -18,7 +18,7 @@ from ..checkpoint import load_checkpoint
 from ..data import class_counts, _fingerprint
 from ..devices import resolve_device
 from ..diffaugment import diff_augment
-from ..errors import OutputDirError, TrainingDiverged, TrainingInterrupted
+from ..errors import OutputDirError, TrainingCollapsed, TrainingDiverged, TrainingInterrupted
 from ..files import make_dir
 from ..losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
 from ..models import Generator, build_discriminator, build_generator
@@ -100,10 +100,16 @@ def train_generator(
         should_stop: called after every step; when it returns true, a checkpoint is written and
             :class:`~cgan_augment.TrainingInterrupted` is raised (the CLI sets it from SIGINT/SIGTERM).
 
+    At every sample grid of a run that writes files, the samples are checked for mode collapse
+    and for a stalled generator (:func:`~cgan_augment.diagnostics.training_warnings`); each kind of
+    problem is reported once per run as a :class:`~cgan_augment.TrainingWarning`, a
+    ``{"step", "warning"}`` line in ``log.jsonl`` and an entry of the model file's ``warnings``.
+
     Raises:
         OutputDirError: ``out`` is locked, not writable, or holds a model and neither ``resume``
             nor ``force`` was given. DeviceError: ``run.device`` is not available.
         TrainingDiverged: non-finite losses. TrainingInterrupted: ``should_stop`` said so.
+        TrainingCollapsed: ``run.strict`` and a collapse or stall warning.
     """
     if config.family == "deform":  # not adversarial: registration, then a Gaussian over the warps
         from ..deform import DeformConfig, fit_deform
@@ -187,13 +193,14 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
     data_meta = dict(data_info, num_train=len(dataset),
                      train_fingerprint=_fingerprint(indices) if indices is not None else None)
     meta = {"arch": arch, "classes": list(dataset.classes), "class_counts": class_counts(dataset),
-            "train_config": asdict(config), "data": data_meta}
+            "train_config": asdict(config), "data": data_meta, "warnings": []}
 
     start = 0
     if resume and out is not None:
         saved = load_checkpoint(out / "checkpoint.safetensors", nets.modules, nets.optimizers)
         _check_resumable(out, saved, meta, config)
         start = int(saved["step"])
+        meta["warnings"] = list(saved.get("warnings", []))
         for module in nets.modules.values():
             module.to(device)
     maintenance = None
@@ -222,6 +229,10 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                 if maintenance:
                     maintenance.checkpoint(step)
                 raise TrainingInterrupted(step, out)
+            if run.strict and maintenance and maintenance.alarm:
+                maintenance.checkpoint(step)
+                what = maintenance.alarm[0].rstrip(".") + f"; the files of this step are kept in {out}."
+                raise TrainingCollapsed(f"training stopped (strict=True) at {what}", cli_message=f"training stopped (--strict) at {what}")
         if start >= config.steps and maintenance:  # resumed a finished run: refresh its files
             maintenance.grid(step)
             maintenance.checkpoint(step)

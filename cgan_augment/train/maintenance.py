@@ -12,9 +12,10 @@ from pathlib import Path
 import torch
 
 from ..checkpoint import save_checkpoint, save_generator
-from ..diagnostics import class_diversity, write_diversity_plot, write_timeline
+from ..diagnostics import STALL_GRIDS, class_diversity, training_warnings, write_diversity_plot, write_timeline
+from ..errors import CGANAugmentWarning, TrainingWarning
 from ..files import write_text_atomic
-from ..images import save_grid
+from ..images import read_grid, save_grid
 from ..models import Generator
 from .config import RunSettings, TrainConfig
 
@@ -79,6 +80,9 @@ class _Maintenance:
         self.log = open(out / "log.jsonl", "a")
         self._standing: dict = {}
         self._noted: set = set()
+        self.history: list = []  # (step, images, diversity) of the last sample grids, for the guard
+        self.raised: set = set()  # kinds of warning given in this run: each once
+        self.alarm: list = []  # this run's warnings, which stop a strict run
 
     def close(self) -> None:
         self.log.close()
@@ -103,22 +107,40 @@ class _Maintenance:
             self.checkpoint(step)
 
     def grid(self, step: int) -> None:
-        """``samples/step_N.png``, ``samples.png``, ``samples_over_time.png``, a diversity log line and plot."""
+        """``samples/step_N.png``, ``samples.png``, ``samples_over_time.png``, a diversity log line and
+        plot, and the collapse and stall checks (:meth:`guard`)."""
         g, out, n = self.eval_generator(step), self.out, self.GRID_ROWS
         device = self.nets.G.device
         with torch.no_grad():
             images = g(self.grid_noise.to(device), self.grid_labels.to(device)).clamp(0, 1).cpu()
-        save_grid(images, out / "samples" / f"step_{step:06d}.png", nrow=n)
-        save_grid(images, out / "samples.png", nrow=n)
-        timeline = [_read_grid(p, self.num_classes * n, n, images.shape[1:]) for p in sorted((out / "samples").glob("step_*.png"))]
-        write_timeline(timeline, out / "samples_over_time.png", self.num_classes)
-        self.log.write(json.dumps({"step": step, "diversity": class_diversity(images, self.grid_labels, self.num_classes),
-                                   "real_diversity": self.real_diversity}) + "\n")
+        save_grid(images, out / "samples" / f"step_{step:06d}.png", nrow=n, row_labels=self.classes)
+        save_grid(images, out / "samples.png", nrow=n, row_labels=self.classes)
+        frames = {int(p.stem.split("_")[1]): read_grid(p, self.num_classes * n, n, images.shape[1:], row_labels=self.classes)
+                  for p in sorted((out / "samples").glob("step_*.png"))}
+        frames = {s: f for s, f in frames.items() if f is not None}  # grids of another layout are left out
+        write_timeline(list(frames.values()), out / "samples_over_time.png", self.num_classes, classes=self.classes,
+                       steps=list(frames))
+        diversity = class_diversity(images, self.grid_labels, self.num_classes)
+        self.log.write(json.dumps({"step": step, "diversity": diversity, "real_diversity": self.real_diversity}) + "\n")
+        self.guard(step, images, diversity)
         self.log.flush()
         note = write_diversity_plot(out / "log.jsonl", out / "diversity.png", self.classes)
         if note and note not in self._noted:  # e.g. no matplotlib: say so once, not at every grid
             self._noted.add(note)
-            warnings.warn(note, UserWarning, stacklevel=2)
+            warnings.warn(note, CGANAugmentWarning, stacklevel=2)
+
+    def guard(self, step: int, images: torch.Tensor, diversity: list) -> None:
+        """Collapse and stall checks on this step's grid (:func:`~cgan_augment.diagnostics.training_warnings`):
+        each kind of problem warned once per run, as a TrainingWarning, a log line and an entry of
+        the model file's ``warnings``."""
+        self.history = (self.history + [(step, images, diversity)])[-STALL_GRIDS:]
+        for kind, message in training_warnings(self.history, self.real_diversity, self.classes).items():
+            if kind not in self.raised and message not in self.meta["warnings"]:
+                self.raised.add(kind)
+                self.meta["warnings"].append(message)
+                self.alarm.append(message)
+                self.log.write(json.dumps({"step": step, "warning": message}) + "\n")
+                warnings.warn(message, TrainingWarning, stacklevel=2)
 
     def checkpoint(self, step: int) -> None:
         self.log.flush()
@@ -137,20 +159,6 @@ def _real_examples(dataset, per_class: int) -> tuple[torch.Tensor, torch.Tensor]
             picked.append(i)
     items = [dataset[i] for i in picked]
     return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
-
-
-def _read_grid(path: Path, n: int, nrow: int, shape) -> torch.Tensor:
-    """The n images (C×H×W each) of a grid PNG written by ``save_grid`` with padding 1."""
-    import numpy as np
-    from PIL import Image
-
-    c, h, w = shape
-    with Image.open(path) as im:
-        arr = torch.from_numpy(np.asarray(im.convert("L" if c == 1 else "RGB"), dtype=np.uint8).copy())
-    arr = arr.view(arr.shape[0], arr.shape[1], -1).permute(2, 0, 1).float() / 255
-    cells = [arr[:, 1 + (i // nrow) * (h + 1):1 + (i // nrow) * (h + 1) + h, 1 + (i % nrow) * (w + 1):1 + (i % nrow) * (w + 1) + w]
-             for i in range(n)]
-    return torch.stack(cells)
 
 
 def _write_json(path: Path, obj) -> None:
