@@ -69,13 +69,17 @@ def test_every_arm_runs_and_reports_sklearn_metrics(full_report, split):
 def test_gains_verdict_and_quality(full_report):
     result, _, _ = full_report
     gains = result["gains"]
-    assert gains["best_baseline"] in ("class-weights", "oversample", "smote", "classic-aug")
+    assert gains["best_baseline"] in ("class-weights", "oversample", "smote", "classic-aug", "strong-aug")
     g = gains["synthetic"]["vs_real"]
     per_seed = [result["arms"]["synthetic"]["runs"][s]["balanced_accuracy"] - result["arms"]["real"]["runs"][s]["balanced_accuracy"]
                 for s in ("0", "1")]
     assert g["mean"] == pytest.approx(np.mean(per_seed)) and g["std"] == pytest.approx(np.std(per_seed, ddof=1))
     assert "synthetic" in gains["oracle_gap_recovered"]
-    assert result["verdict"].startswith("synthetic data ") and "points of balanced accuracy, ± " in result["verdict"]
+    c = result["comparison"]
+    assert (c["arm"], c["vs"], c["unit"]) == ("synthetic+strong-aug", max(("strong-aug", "classic-aug"), key=lambda a: result["arms"][a]["balanced_accuracy"]["mean"]), "seed")
+    assert result["verdict"].startswith({"helped": "synthetic data helped: ", "hurt": "synthetic data hurt: ",
+                                         "no clear difference": "no clear difference: "}[c["call"]])
+    assert "95 % interval [" in result["verdict"] and "over 2 paired seeds" in result["verdict"]
     q = result["quality"]
     assert set(q["per_class"]) == set(result["data"]["classes"])
     assert q["mean"]["frechet_distance"] >= 0 and 0 <= q["mean"]["precision"] <= 1
@@ -119,7 +123,7 @@ def test_skipped_arms_say_why(split, monkeypatch):
     result = run_report(split.train, split.test, None, config, device="cpu")
     assert list(result["arms"]) == ["real"]
     assert "imbalanced-learn" in result["skipped"]["smote"]
-    assert "generator" in result["skipped"]["synthetic"] and "oracle" in result["skipped"]["oracle"]
+    assert "generator" in result["skipped"]["synthetic"] and "oracle" not in result["skipped"]  # not asked for: no row
     assert result["verdict"].startswith("no synthetic arm")
 
 
@@ -244,9 +248,10 @@ def test_cli_report_with_fit_and_oracle(tmp_path):
                   "--fit-steps", 2, "--fit-width", 8, "--oracle", "--arms", "real,classic-aug,synthetic,oracle",
                   "--seeds", 2, "--steps", 3, "--batch-size", 16, "--device", "cpu", "--out", out)
     assert result.exit_code == 0, result.output
-    assert "| classic-aug |" in result.output and "synthetic data " in result.output and "report.md" in result.output
+    assert "| classic-aug |" in result.output and "report.md" in result.output
     assert (out / "generator" / "model.safetensors").exists()
     saved = json.loads((out / "report.json").read_text())
+    assert saved["verdict"] in result.output and ": synthetic vs real, " in saved["verdict"]  # no baseline of its kind ran
     assert set(saved["arms"]) == {"real", "classic-aug", "synthetic", "oracle"} and saved["seeds"] == [0, 1]
 
 

@@ -1,8 +1,11 @@
-"""From per-seed metrics to the report's numbers: mean ± std per arm, gains paired by seed, the share
-of the oracle gap recovered, and the one-line verdict."""
+"""From per-run metrics to the report's numbers: mean ± std per arm, gains paired by run, the share
+of the oracle gap recovered, arms below chance, and the verdict: the recommended pipeline against
+the best baseline of the same kind (fixed before any number is seen), paired per (seed, long-tail
+draw), with a 95 % Student-t interval over the pairs."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Optional, Sequence
 
@@ -10,13 +13,69 @@ import numpy as np
 
 from .config import BASELINE_ARMS, METRICS, SYNTHETIC_ARMS
 
+__all__ = ["paired_interval", "verdict_call", "primary_comparison", "PRIMARY_ORDER", "SAME_KIND"]
+
+# The synthetic arm whose gain the verdict tests, in order of preference among those run: the
+# recommended pipeline (strong augmentation with a share of generated images for the rare classes,
+# README) first. Which arm is tested depends only on which arms were run, never on their results.
+PRIMARY_ORDER = ("synthetic+strong-aug", "synthetic+aug", "synthetic")
+# The baselines each synthetic arm is compared with: those that do the same without a generator.
+SAME_KIND = {
+    "synthetic+aug": ("classic-aug", "strong-aug"),
+    "synthetic+strong-aug": ("strong-aug", "classic-aug"),
+    "synthetic": ("oversample", "class-weights", "smote"),
+}
+CONFIDENCE = 0.95
+
+
+def paired_interval(differences: Sequence[float], confidence: float = CONFIDENCE) -> dict:
+    """Mean of paired differences and its two-sided Student-t interval (n − 1 degrees of freedom).
+
+    Returns ``{"n", "mean", "sd", "low", "high", "confidence"}``; ``sd``, ``low`` and ``high`` are
+    ``None`` for fewer than two pairs (no interval can be given).
+    """
+    d = np.asarray(list(differences), dtype=np.float64)
+    n = len(d)
+    if n == 0:
+        raise ValueError("paired_interval needs at least one difference.")
+    mean = float(d.mean())
+    if n < 2:
+        return {"n": 1, "mean": mean, "sd": None, "low": None, "high": None, "confidence": confidence}
+    from scipy.stats import t
+
+    sd = float(d.std(ddof=1))
+    half = float(t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return {"n": n, "mean": mean, "sd": sd, "low": mean - half, "high": mean + half, "confidence": confidence}
+
+
+def verdict_call(interval: dict) -> str:
+    """``"helped"`` when the interval lies above zero, ``"hurt"`` below, else ``"no clear difference"``."""
+    if interval["low"] is not None and interval["low"] > 0:
+        return "helped"
+    if interval["high"] is not None and interval["high"] < 0:
+        return "hurt"
+    return "no clear difference"
+
+
+def primary_comparison(arms_run: Sequence[str]) -> tuple[Optional[str], tuple]:
+    """(the synthetic arm the verdict tests, the baselines of its kind that were run), decided from
+    the names of the arms run alone. Without a baseline of its kind, ``real`` is the baseline."""
+    arm = next((a for a in PRIMARY_ORDER if a in arms_run), None)
+    if arm is None:
+        return None, ()
+    same = tuple(b for b in SAME_KIND[arm] if b in arms_run)
+    return arm, same or (("real",) if "real" in arms_run else ())
+
+
 def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (ddof=1; 0 for a single value)."""
     a = np.asarray(values, dtype=np.float64)
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
-def _summarise(results, skipped, notes, quality, config, classes, train_y, test_y, oracle_t) -> dict:
+def _summarise(results, skipped, notes, quality, config, classes, unit: str = "seed") -> dict:
+    """The report's numbers from ``results[arm][run key] = metrics``; ``unit`` names what a run key
+    stands for (``"seed"``, or ``"(seed, long-tail draw)"`` when the draws vary too)."""
     arms = {}
     for arm, runs in results.items():
         seeds = sorted(runs)
@@ -28,27 +87,42 @@ def _summarise(results, skipped, notes, quality, config, classes, train_y, test_
                                      "std": (recalls.std(0, ddof=1) if len(seeds) > 1 else np.zeros(len(classes))).tolist()}
         arms[arm] = entry
     gains = _gains(results)
+    below = _below_chance(arms, len(classes))
+    for arm, chance in below.items():
+        flag = f"below chance (balanced accuracy {arms[arm]['balanced_accuracy']['mean']:.3f} < 1/{len(classes)} = {chance:.3f})"
+        arms[arm]["note"] = "; ".join(filter(None, [arms[arm]["note"], flag]))
+    verdict, comparison = _verdict(results, unit)
     return {
-        "verdict": _verdict(gains, results),
+        "verdict": verdict,
+        "comparison": comparison,
         "config": asdict(config),
         "seeds": list(config.seeds),
+        "pairing": unit,
         "arms": arms,
+        "below_chance": sorted(below),
         "skipped": skipped,
         "gains": gains,
         "quality": quality,
     }
 
 
+def _below_chance(arms: dict, num_classes: int) -> dict:
+    """Arms whose mean balanced accuracy is below chance (1/K), with that chance level."""
+    chance = 1.0 / num_classes
+    return {arm: chance for arm, entry in arms.items() if entry["balanced_accuracy"]["mean"] < chance}
+
+
 def _paired(results: dict, a: str, b: str) -> Optional[dict]:
-    """Balanced-accuracy gain of arm ``a`` over arm ``b``, paired by seed."""
+    """Balanced-accuracy gain of arm ``a`` over arm ``b``, paired by run (seed, or seed and draw)."""
     if a not in results or b not in results:
         return None
-    seeds = sorted(set(results[a]) & set(results[b]))
-    if not seeds:
+    keys = sorted(set(results[a]) & set(results[b]), key=str)
+    if not keys:
         return None
-    diffs = [results[a][s]["balanced_accuracy"] - results[b][s]["balanced_accuracy"] for s in seeds]
+    diffs = [results[a][k]["balanced_accuracy"] - results[b][k]["balanced_accuracy"] for k in keys]
     mean, std = _mean_std(diffs)
-    return {"vs": b, "mean": mean, "std": std, "per_seed": dict(zip(map(str, seeds), diffs))}
+    return {"vs": b, "mean": mean, "std": std, "per_seed": dict(zip(map(str, keys), diffs)),
+            "interval": paired_interval(diffs)}
 
 
 def _mean_bacc(results: dict, arm: str) -> float:
@@ -82,22 +156,30 @@ def _gains(results: dict) -> dict:
     return gains
 
 
-def _verdict(gains: dict, results: dict) -> str:
-    """One line: did the best synthetic arm beat the best baseline (or ``real``), beyond seed noise?"""
-    candidates = [a for a in ("synthetic", "synthetic+aug", "synthetic+strong-aug") if a in results]
-    if not candidates:
-        return "no synthetic arm was run, so there is no verdict on synthetic data."
-    arm = max(candidates, key=lambda a: _mean_bacc(results, a))
-    g = gains[arm]["vs_best_baseline"] or gains[arm]["vs_real"]
+def _verdict(results: dict, unit: str = "seed") -> tuple[str, Optional[dict]]:
+    """(one line, the comparison behind it): the recommended pipeline against the best baseline of
+    its kind, paired per run, called from the 95 % interval of the paired differences."""
+    arm, same = primary_comparison(list(results))
+    if arm is None:
+        return "no synthetic arm was run, so there is no verdict on synthetic data.", None
+    if not same:
+        return f"no baseline arm was run beside {arm}, so there is no verdict on synthetic data.", None
+    vs = max(same, key=lambda b: _mean_bacc(results, b))  # the best one: a harder bar, never an easier one
+    g = _paired(results, arm, vs)
     if g is None:
-        return f"no baseline arm was run beside {arm}, so there is no verdict on synthetic data."
-    n = len(g["per_seed"])
-    points, spread = 100 * g["mean"], 100 * g["std"]
-    helped = g["mean"] > 0 and (n < 2 or g["mean"] > g["std"])
-    within_noise = g["mean"] > 0 and not helped
-    how = "helped" if helped else ("did not clearly help" if within_noise else "did not help")
-    sign = f"{points:+.1f}"
-    spread_text = f"± {spread:.1f}" if n > 1 else "± n/a (one seed)"
-    tail = " (a gain within seed noise)" if within_noise else ""
-    return (f"synthetic data {how}: {sign} points of balanced accuracy, {spread_text}, "
-            f"{arm} vs {g['vs']}, paired over {n} seed{'s' if n != 1 else ''}{tail}.")
+        return f"{arm} and {vs} share no {unit}, so there is no verdict on synthetic data.", None
+    iv = g["interval"]
+    call = verdict_call(iv)
+    units = f"{unit}s" if not unit.startswith("(") else f"{unit} pairs"
+    points = f"{100 * iv['mean']:+.1f} points of balanced accuracy"
+    if iv["low"] is None:
+        text = (f"no clear difference: {arm} vs {vs}, {points} from a single {unit}; one pair gives no interval, "
+                "so run more seeds.")
+    else:
+        head = {"helped": "synthetic data helped", "hurt": "synthetic data hurt",
+                "no clear difference": "no clear difference"}[call]
+        text = (f"{head}: {arm} vs {vs}, {points}, 95 % interval [{100 * iv['low']:+.1f}, {100 * iv['high']:+.1f}] "
+                f"over {iv['n']} paired {units}" + (" (the interval includes zero)." if call == "no clear difference" else "."))
+    comparison = {"arm": arm, "vs": vs, "baselines_of_its_kind": list(same), "unit": unit, "call": call,
+                  "differences": g["per_seed"], "interval": iv}
+    return text, comparison

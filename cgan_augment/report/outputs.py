@@ -42,6 +42,7 @@ def _markdown(result: dict) -> str:
     md = [
         "# Accuracy-gain report", "",
         f"**Verdict: {result['verdict']}**", "",
+        *_verdict_method(result),
         f"Data: {data.get('source', 'given datasets')}"
         + (f" (imbalance {data['imbalance']:g})" if data.get("imbalance") else "") + f": {sum(data['train_counts'])} training images "
         f"({', '.join(f'{c}={n}' for c, n in zip(classes, data['train_counts']))}), "
@@ -59,9 +60,12 @@ def _markdown(result: dict) -> str:
                                ("vs_classic_aug", "classic-aug")):
                 g = gains[arm].get(key)
                 if g:
-                    rows.append(f"| {arm} | {label} | {g['mean'] * 100:+.1f} ± {g['std'] * 100:.1f} |")
+                    iv = g["interval"]
+                    ci = f"[{iv['low'] * 100:+.1f}, {iv['high'] * 100:+.1f}]" if iv["low"] is not None else "–"
+                    rows.append(f"| {arm} | {label} | {g['mean'] * 100:+.1f} ± {g['std'] * 100:.1f} | {ci} |")
     if rows:
-        md += ["## Gains (points of balanced accuracy, paired by seed)", "", "| arm | over | gain |", "|---|---|---|", *rows, ""]
+        md += [f"## Gains (points of balanced accuracy, paired by {result.get('pairing', 'seed')})", "",
+               "| arm | over | gain (mean ± std) | 95 % interval |", "|---|---|---|---|", *rows, ""]
     if gains.get("oracle_gap_recovered"):
         md += [f"Share of the real → oracle gap ({gains['oracle_gap'] * 100:.1f} points) recovered: "
                + ", ".join(f"{a} {v * 100:.0f}%" for a, v in gains["oracle_gap_recovered"].items() if v is not None) + ".", ""]
@@ -92,6 +96,36 @@ def _markdown(result: dict) -> str:
         md += [f"![samples: real images left, generated right, one row per class]({files['samples']})", ""]
     md += [f"{n_seeds} seed{'s' if n_seeds != 1 else ''}, {result['wall_seconds']:.0f} s wall time; every number is in report.json."]
     return "\n".join(md) + "\n"
+
+
+def _verdict_method(result: dict) -> list:
+    """How the verdict was made, in a paragraph (markdown lines)."""
+    c = result.get("comparison")
+    if not c:
+        return []
+    iv = c["interval"]
+    others = [b for b in c["baselines_of_its_kind"] if b != c["vs"]]
+    baseline = (f"the best baseline of its kind, `{c['vs']}`" + (f" (better here than {', '.join(f'`{b}`' for b in others)})" if others else "")
+                if c["vs"] != "real" else "`real` (no baseline of its kind was run)")
+    pairs = ", ".join(f"{k}: {100 * v:+.1f}" for k, v in c["differences"].items())
+    lines = [
+        f"How the verdict is made: it compares the recommended pipeline, `{c['arm']}`, with {baseline}. That "
+        "comparison is fixed before any result is seen, by which arms were run; picking the best baseline after the "
+        f"fact can only make the verdict more cautious. Each {c['unit']} trained both arms on the same data with the "
+        f"same seed, and the verdict rests on the paired differences of balanced accuracy (points: {pairs})"
+        + (f": their mean and a {100 * iv['confidence']:.0f} % Student-t interval (n − 1 = {iv['n'] - 1} degrees of "
+           "freedom). \"Helped\" means the whole interval lies above zero, \"hurt\" below zero; otherwise there is "
+           "no clear difference." if iv["low"] is not None else "; one pair gives no interval."),
+    ]
+    if c["unit"] == "seed":
+        lines[0] += (" The long-tail draw and the test split are the same in every pair, so the interval covers the "
+                     "classifier's randomness, not which images the long tail kept.")
+    below = result.get("below_chance") or []
+    if below:
+        lines.append("")
+        lines.append(f"Below chance (balanced accuracy under 1/{len(result['data']['classes'])}): "
+                     + ", ".join(f"`{a}`" for a in below) + "; such an arm learned nothing useful about the test classes.")
+    return lines + [""]
 
 
 def _write_outputs(result: dict, out: Path, real: tuple, generator, config: ReportConfig) -> dict:

@@ -67,6 +67,8 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
 
     keys = _run_keys(config, real, (test_x, test_y), oracle_t, generator)
     arms = ["real"] + [a for a in config.arms if a != "real"] if "real" in config.arms else list(config.arms)
+    if oracle is None:
+        arms = [a for a in arms if a != "oracle"]  # not asked for: no row saying it was skipped
     total = len(arms) * len(config.seeds) * config.steps
     done = [0]
 
@@ -111,7 +113,7 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
                 quality = _sample_quality(model, feats, test_y, generator, config, seed, device, classes)
                 _save_quality(out, keys["quality"], quality)
 
-    result = _summarise(results, skipped, notes, quality, config, classes, real[1], test_y, oracle_t)
+    result = _summarise(results, skipped, notes, quality, config, classes)
     result.update(
         data=dict(data_info or {}, classes=classes, image_size=train.image_size, channels=train.channels,
                   train_counts=class_counts(train), test_counts=class_counts(test),
