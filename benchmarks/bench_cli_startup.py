@@ -64,7 +64,7 @@ def main() -> None:
     for cmd in COMMANDS:
         seconds = _time([exe, *cmd], args.repeats)
         probe = subprocess.run([sys.executable, "-c", _PROBE.format(args=cmd)], capture_output=True, text=True)
-        heavy = next((l[6:] for l in probe.stderr.splitlines() if l.startswith("HEAVY=")), "?")
+        heavy = next((line[6:] for line in probe.stderr.splitlines() if line.startswith("HEAVY=")), "?")
         rows.append({"command": "cgan-augment " + " ".join(cmd), "median_s": round(seconds, 3),
                      "vs_import_torch": round(seconds / torch_import, 3), "heavy_imports": heavy or "none"})
     print(f"python -c 'import torch': {torch_import:.2f} s (median of {args.repeats})")

@@ -79,7 +79,7 @@ def main(argv=None) -> int:
         t0 = time.time()
         last = [None]
 
-        def progress(stage, done, total, detail):
+        def progress(stage, done, total, detail, last=last, name=name):
             if (stage, detail) != last[0] and (stage == "classifiers" or done % 250 == 0 or done == total):
                 last[0] = (stage, detail)
                 print(f"[{time.strftime('%H:%M:%S')}] {name} {stage} {done}/{total} {detail}", file=sys.stderr, flush=True)

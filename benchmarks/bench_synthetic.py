@@ -9,8 +9,9 @@
   the CPU pool), on ``--device``.
 * Memory: bytes of the pool against N × C × H × W.
 
-The generator is a freshly initialised model of the default ``fit`` architecture (dcgan, width 32,
-z_dim 64): speed does not depend on training.
+The generator is a freshly initialised dcgan of ``--width`` (default 32, the ``fit`` default when
+RESULTS.md's figures were measured; ``fit``'s default is now 16) and z_dim 64: speed does not
+depend on training.
 
     python benchmarks/bench_synthetic.py                       # 2-core CPU: about a minute
     python benchmarks/bench_synthetic.py --workers 0,2 --batch-size 64,256 --repeats 5
@@ -42,7 +43,7 @@ def make_real(n_max: int, imbalance: float, seed: int = 0) -> ArrayImages:
 def epoch_seconds(loader) -> float:
     start = time.perf_counter()
     n = 0
-    for x, y in loader:
+    for _, y in loader:
         n += len(y)
     assert n == len(loader.dataset)
     return time.perf_counter() - start
@@ -60,7 +61,7 @@ def bench_iteration(ds: SyntheticDataset, batch_sizes, workers_list, repeats: in
                                   generator=torch.Generator().manual_seed(0)) for d in (ds, plain)]
             epoch_seconds(loaders[0]), epoch_seconds(loaders[1])  # warm-up (and worker start)
             t_syn, t_plain = [], []
-            for r in range(repeats):
+            for _ in range(repeats):
                 t_syn.append(epoch_seconds(loaders[0]))
                 t_plain.append(epoch_seconds(loaders[1]))
             del loaders
@@ -72,9 +73,9 @@ def bench_iteration(ds: SyntheticDataset, batch_sizes, workers_list, repeats: in
     return rows
 
 
-def bench_generation(real, device, gen_batch: int, n: int, repeats: int) -> dict:
+def bench_generation(real, device, gen_batch: int, n: int, repeats: int, width: int) -> dict:
     torch.manual_seed(0)
-    generator = build_generator("dcgan", 10, 28, 1, z_dim=64, width=32).to(device).eval()
+    generator = build_generator("dcgan", 10, 28, 1, z_dim=64, width=width).to(device).eval()
     labels = torch.arange(n) % 10
     generator.sample(labels[:gen_batch], seed=0, batch_size=gen_batch)  # warm-up
     forward, pool = [], []
@@ -105,6 +106,7 @@ def main():
     ap.add_argument("--workers", default="0,2", help="comma-separated DataLoader worker counts")
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--gen-batch", type=int, default=1024)
+    ap.add_argument("--width", type=int, default=32, help="generator width (32: as RESULTS.md was measured)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--threads", type=int, default=0,
                     help="torch.set_num_threads for the iteration part (0: leave as is; workers always use 1)")
@@ -116,14 +118,14 @@ def main():
     device = resolve_device(args.device)
     real = make_real(args.n_max, args.imbalance)
     torch.manual_seed(0)
-    generator = build_generator("dcgan", 10, 28, 1, z_dim=64, width=32).eval()
+    generator = build_generator("dcgan", 10, 28, 1, z_dim=64, width=args.width).eval()
     ds = SyntheticDataset(real, generator, "balance", seed=0)
     print(json.dumps({"real": ds.num_real, "synthetic": ds.num_synthetic, "torch": torch.__version__,
                       "iteration_threads": torch.get_num_threads(), "generation_threads": default_threads}), flush=True)
     bench_iteration(ds, [int(b) for b in args.batch_size.split(",")], [int(w) for w in args.workers.split(",")], args.repeats)
     torch.set_num_threads(default_threads)
     if not args.no_generation:
-        bench_generation(real, device, args.gen_batch, ds.num_synthetic, min(3, args.repeats))
+        bench_generation(real, device, args.gen_batch, ds.num_synthetic, min(3, args.repeats), args.width)
 
 
 if __name__ == "__main__":

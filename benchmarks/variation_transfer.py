@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from cgan_augment.data import DataSpec, load_data, long_tailed_indices
 from cgan_augment.deform import DeformConfig, fit_deform_generator
 from cgan_augment.report import build_classifier
-from cgan_augment.transforms import Augmentation
+from cgan_augment.augmentation import Augmentation
 
 DEFAULTS = {"aug": "affine", "deform": 0.0, "scope": "rare", "temp": 0.5, "grid": 5, "pairs": 1000,
             "minsize": 40, "trim": 1.0, "regsteps": 100, "smooth": 1.0, "sigma": 1.5}

@@ -1,5 +1,18 @@
-"""cgan-augment: rebalance imbalanced image classification datasets with a class-conditional GAN."""
+"""cgan-augment: rebalance imbalanced image classification datasets with a class-conditional GAN.
 
+The public API is ``__all__``: data (:class:`DataSpec`, :func:`load_data`), fitting
+(:class:`TrainConfig`, :class:`RunSettings`, :func:`train_generator`), the model
+(:class:`Generator`, :func:`load_generator`), using it (:class:`SyntheticDataset`,
+:func:`synthetic_plan`, :class:`ClassBalancedSampler`, :class:`BatchMixer`, :class:`Augmentation`,
+:class:`CGANOverSampler`) and measuring it
+(:class:`ReportConfig`, :func:`run_report` on datasets, :func:`report_from_spec` from a
+:class:`DataSpec` and a model file, :func:`run_demo`). Every error a user can fix is a
+:class:`CGANAugmentError` (the specific types are in :mod:`cgan_augment.errors`).
+
+Modules, lowest first (each imports only those before it): errors, choices, constraints, files, devices,
+dataspec, data, transforms, models, losses, diffaugment, quality, checkpoint, images, curves, diagnostics, deform,
+plan, formats, synthetic, sampling, export, walks, report/, train/, pipeline, resampler.
+"""
 from importlib import import_module as _import_module
 
 from ._version import __version__
@@ -13,7 +26,7 @@ _EXPORTS = {
     "resolve_device": "devices",
     "CGANAugmentError": "errors", "ConfigError": "errors", "DataError": "errors", "DeviceError": "errors", "ModelFileError": "errors", "OutputDirError": "errors", "TrainingCollapsed": "errors", "TrainingDiverged": "errors", "TrainingInterrupted": "errors", "TrainingWarning": "errors",
     "Generator": "models",
-    "Augmentation": "transforms",
+    "Augmentation": "augmentation",
     "check_model_split": "pipeline", "report_from_spec": "pipeline", "run_demo": "pipeline",
     "ReportConfig": "report", "run_report": "report",
     "CGANOverSampler": "resampler",
@@ -24,17 +37,17 @@ _EXPORTS = {
     "latent_grid": "walks", "latent_walk": "walks", "write_walk": "walks",
 }
 
+# Names in _EXPORTS but not in __all__ (ArrayImages, class_counts, read_metadata, resolve_device, the specific
+# errors and warnings, format_plan, by_class_size, ...) stay importable from the package for code written
+# against earlier versions; their home modules are where they are documented.
 __all__ = [
     "__version__",
-    "DataSpec", "LoadedData", "load_data", "class_counts", "ImageFolderImages", "ArrayImages", "LabeledSubset",
-    "TrainConfig", "RunSettings", "train_generator", "resolve_device", "TrainingInterrupted",
-    "Generator", "load_generator", "save_generator", "read_metadata", "latent_walk", "latent_grid", "write_walk",
-    "SyntheticDataset", "synthetic_plan", "format_plan", "ClassBalancedSampler", "BatchMixer", "by_class_size",
-    "Augmentation",
-    "CGANOverSampler",
-    "ReportConfig", "run_report", "report_from_spec", "run_demo", "check_model_split",
-    "CGANAugmentError", "DataError", "ModelFileError", "ConfigError", "DeviceError", "OutputDirError", "TrainingDiverged",
-    "TrainingCollapsed", "TrainingWarning",
+    "DataSpec", "load_data",
+    "TrainConfig", "RunSettings", "train_generator",
+    "Generator", "load_generator",
+    "SyntheticDataset", "synthetic_plan", "ClassBalancedSampler", "BatchMixer", "Augmentation", "CGANOverSampler",
+    "ReportConfig", "run_report", "report_from_spec", "run_demo",
+    "CGANAugmentError", "TrainingInterrupted",
 ]
 
 

@@ -18,7 +18,7 @@ from typing import Union
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from .devices import DeviceLike, resolve_device
 from .errors import ModelFileError, OutputDirError
@@ -34,13 +34,13 @@ MAX_ARCH = {"num_classes": 100_000, "image_size": 512, "channels": 3, "z_dim": 4
 FAMILY_ARCH = {"deform": {"exemplars": 10_000_000}}  # keys a family adds to the arch, with their largest value
 
 
-def library_version() -> str:
+def _library_version() -> str:
     from ._version import __version__
 
     return __version__
 
 
-def atomic_save(tensors: dict, path: Union[str, Path], metadata: dict) -> None:
+def _atomic_save(tensors: dict, path: Union[str, Path], metadata: dict) -> None:
     """Write a safetensors file through a temporary file in the same folder, then rename it into
     place, so a crash or full disk never leaves a half-written file at ``path``."""
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
@@ -60,10 +60,8 @@ def _read_header(path: Union[str, Path]) -> tuple[dict, dict]:
         with safe_open(path, framework="pt") as f:
             raw = f.metadata() or {}
             shapes = {k: (f.get_slice(k).get_dtype(), tuple(f.get_slice(k).get_shape())) for k in f.keys()}
-    except (SafetensorError, OSError, ValueError) as e:
+    except (SafetensorError, OSError, ValueError) as e:  # truncated, forged or not safetensors at all
         raise ModelFileError(f"{path}: not a valid safetensors file ({e}).") from None
-    except Exception as e:  # the Rust reader reports truncated/forged headers with its own types
-        raise ModelFileError(f"{path}: not a valid safetensors file ({type(e).__name__}: {e}).") from None
     if META_KEY not in raw:
         raise ModelFileError(f"{path}: safetensors file without cgan-augment metadata; was it written by `cgan-augment fit`?")
     try:
@@ -112,6 +110,14 @@ def _dtype_name(safetensors_dtype: str) -> str:
             "I32": "int32", "U8": "uint8", "I8": "int8", "BOOL": "bool", "I16": "int16"}.get(safetensors_dtype, safetensors_dtype)
 
 
+def _load_tensors(path) -> dict:
+    """All tensors of a file whose header was checked (on the CPU)."""
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:  # the header passed, so the body is damaged
+        raise ModelFileError(f"{path}: could not read tensors ({e}).") from None
+
+
 def _meta_generator(arch: dict) -> Generator:
     with torch.device("meta"):
         return build_generator(**arch)
@@ -128,12 +134,12 @@ def read_metadata(path: Union[str, Path]) -> dict:
 
 def save_generator(generator: Generator, path: Union[str, Path], metadata: dict) -> None:
     """Write ``generator``'s weights and ``metadata`` (merged with its arch) to ``path`` atomically."""
-    meta = dict(metadata, format_version=FORMAT_VERSION, kind="generator", library_version=library_version(),
-                value_range=[0.0, 1.0], arch=generator_arch(generator), classes=list(generator.classes))
-    atomic_save(generator.state_dict(), path, meta)
+    meta = dict(metadata, format_version=FORMAT_VERSION, kind="generator", library_version=_library_version(),
+                value_range=[0.0, 1.0], arch=_generator_arch(generator), classes=list(generator.classes))
+    _atomic_save(generator.state_dict(), path, meta)
 
 
-def generator_arch(generator: Generator) -> dict:
+def _generator_arch(generator: Generator) -> dict:
     arch = {"family": generator.family, "num_classes": generator.num_classes, "image_size": generator.image_size,
             "channels": generator.channels, "z_dim": generator.z_dim, "width": generator.width}
     return {**arch, **{k: getattr(generator, k) for k in FAMILY_ARCH.get(generator.family, {})}}
@@ -151,12 +157,7 @@ def load_generator(path: Union[str, Path], device: DeviceLike = "auto") -> Gener
     meta = read_metadata(path)
     if meta.get("kind") != "generator":
         raise ModelFileError(f"{path}: this is a {meta.get('kind')!r} file, not a generator; use model.safetensors.")
-    from safetensors.torch import load_file
-
-    try:
-        state = load_file(str(path), device="cpu")
-    except Exception as e:  # noqa: BLE001 - the header passed, so this is a damaged body
-        raise ModelFileError(f"{path}: could not read tensors ({e}).") from None
+    state = _load_tensors(path)
     generator = build_generator(**meta["arch"])
     generator.load_state_dict(state)
     generator.classes = [str(c) for c in meta["classes"]]
@@ -167,7 +168,7 @@ def load_generator(path: Union[str, Path], device: DeviceLike = "auto") -> Gener
 # ----------------------------------------------------------------------------- training checkpoints
 
 
-def flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+def _flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
     """(tensors, json-able param_groups) for an optimiser's state."""
     sd = optimizer.state_dict()
     tensors = {}
@@ -177,7 +178,7 @@ def flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[di
     return tensors, sd["param_groups"]
 
 
-def unflatten_optimizer(prefix: str, tensors: dict, param_groups: list) -> dict:
+def _unflatten_optimizer(prefix: str, tensors: dict, param_groups: list) -> dict:
     state: dict = {}
     for key, value in tensors.items():
         if key.startswith(prefix + "."):
@@ -192,10 +193,10 @@ def save_checkpoint(path: Union[str, Path], modules: dict, optimizers: dict, met
     for name, module in modules.items():
         tensors.update({f"{name}.{k}": v for k, v in module.state_dict().items()})
     for name, opt in optimizers.items():
-        t, groups[name] = flatten_optimizer(name, opt)
+        t, groups[name] = _flatten_optimizer(name, opt)
         tensors.update(t)
-    atomic_save(tensors, path, dict(metadata, format_version=FORMAT_VERSION, kind="checkpoint",
-                                    library_version=library_version(), optimizer_groups=groups))
+    _atomic_save(tensors, path, dict(metadata, format_version=FORMAT_VERSION, kind="checkpoint",
+                                    library_version=_library_version(), optimizer_groups=groups))
 
 
 def load_checkpoint(path: Union[str, Path], modules: dict, optimizers: dict) -> dict:
@@ -208,15 +209,10 @@ def load_checkpoint(path: Union[str, Path], modules: dict, optimizers: dict) -> 
         expected = {k: v for k, v in module.state_dict().items()}
         present = {k: v for k, v in shapes.items() if k.startswith(name + ".")}
         _check_tensors(path, expected, present, prefix=name + ".")
-    from safetensors.torch import load_file
-
-    try:
-        tensors = load_file(str(path), device="cpu")
-    except Exception as e:  # noqa: BLE001
-        raise ModelFileError(f"{path}: could not read tensors ({e}).") from None
+    tensors = _load_tensors(path)
     for name, module in modules.items():
         module.load_state_dict({k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")})
     groups = meta.get("optimizer_groups", {})
     for name, opt in optimizers.items():
-        opt.load_state_dict(unflatten_optimizer(name, tensors, groups[name]))
+        opt.load_state_dict(_unflatten_optimizer(name, tensors, groups[name]))
     return meta

@@ -34,6 +34,8 @@ __all__ = [
     "LabeledSubset",
     "class_counts",
     "long_tailed_indices",
+    "dataset_tensors",
+    "to_uint8",
     "IMAGE_EXTENSIONS",
 ]
 
@@ -447,6 +449,34 @@ class LabeledSubset(Dataset):
         return [self.dataset[i] for i in parent]
 
 
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Float images in [0, 1] (any shape, any device) as uint8 0..255 on the CPU (clamped, rounded)."""
+    return (images.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+def dataset_tensors(dataset, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
+    """(uint8 N×C×H×W, int64 N) of a whole labeled dataset (items ``(float C×H×W in [0, 1], label)``):
+    a :class:`LabeledSubset` of in-memory :class:`ArrayImages` is sliced directly, anything else is
+    fetched in batches of ``chunk`` (through ``__getitems__`` where the dataset has it).
+
+    Raises:
+        DataError: the dataset is empty.
+    """
+    targets = torch.as_tensor(list(dataset.targets), dtype=torch.int64)
+    base = getattr(dataset, "dataset", None)
+    if isinstance(dataset, LabeledSubset) and isinstance(getattr(base, "images", None), torch.Tensor) \
+            and getattr(base, "transform", None) is None:
+        return base.images[dataset.indices].contiguous(), targets
+    parts = []
+    for start in range(0, len(dataset), chunk):
+        idx = list(range(start, min(start + chunk, len(dataset))))
+        items = dataset.__getitems__(idx) if hasattr(dataset, "__getitems__") else [dataset[i] for i in idx]
+        parts.append(to_uint8(torch.stack([x for x, _ in items])))
+    if not parts:
+        raise DataError("empty dataset: nothing to train or test on.")
+    return torch.cat(parts), targets
+
+
 def long_tailed_indices(targets: Sequence[int], num_classes: int, imbalance: float, seed: int) -> list[int]:
     """Indices of a long-tailed subset: class k keeps ``round(n_max * imbalance ** (-k / (K-1)))``
     (at least 1, at most what it has), drawn without replacement with ``seed``."""
@@ -497,6 +527,6 @@ def load_data(spec: DataSpec) -> LoadedData:
     return LoadedData(train=train, test=test, skipped=skipped)
 
 
-def fingerprint(indices: Sequence[int]) -> str:
+def _fingerprint(indices: Sequence[int]) -> str:
     """A short stable hash of a list of item indices (records which items a model was trained on)."""
     return hashlib.sha256(",".join(map(str, indices)).encode()).hexdigest()[:16]

@@ -28,7 +28,7 @@ import torch
 
 from .checkpoint import save_generator
 from .constraints import CheckedConfig, Interval
-from .data import class_counts, fingerprint
+from .data import _fingerprint, class_counts, dataset_tensors, to_uint8
 from .devices import DeviceLike, resolve_device
 from .errors import ConfigError, DataError, OutputDirError
 from .files import make_dir, write_text_atomic
@@ -138,7 +138,7 @@ def fit_deform_generator(images: torch.Tensor, labels: torch.Tensor, classes: li
     """Fit the warp distribution on ``images`` (uint8 or float N×C×H×W) with int ``labels`` and
     return a :class:`DeformGenerator` (on ``device``) holding every image as an exemplar."""
     device = resolve_device(device)
-    images = images if images.dtype == torch.uint8 else (images.clamp(0, 1) * 255).round().to(torch.uint8)
+    images = images if images.dtype == torch.uint8 else to_uint8(images)
     labels = torch.as_tensor(labels, dtype=torch.int64)
     order = torch.argsort(labels, stable=True)
     images, labels = images[order], labels[order]
@@ -164,21 +164,6 @@ def fit_deform_generator(images: torch.Tensor, labels: torch.Tensor, classes: li
     return g.to(device).eval()
 
 
-def _dataset_tensors(dataset, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
-    """(uint8 N×C×H×W, int64 N) of a labeled dataset of float images in [0, 1]."""
-    base = getattr(dataset, "dataset", None)
-    if isinstance(getattr(base, "images", None), torch.Tensor) and getattr(base, "transform", None) is None \
-            and hasattr(dataset, "indices"):
-        return base.images[list(dataset.indices)].contiguous(), torch.as_tensor(list(dataset.targets), dtype=torch.int64)
-    parts, labels = [], []
-    for start in range(0, len(dataset), chunk):
-        idx = list(range(start, min(start + chunk, len(dataset))))
-        items = dataset.__getitems__(idx) if hasattr(dataset, "__getitems__") else [dataset[i] for i in idx]
-        parts.append((torch.stack([x for x, _ in items]).clamp(0, 1) * 255).round().to(torch.uint8))
-        labels += [int(y) for _, y in items]
-    return torch.cat(parts), torch.tensor(labels, dtype=torch.int64)
-
-
 def fit_deform(dataset, config: DeformConfig = DeformConfig(), out: Union[str, Path, None] = None, *,
                data_info: Optional[dict] = None, force: bool = False, device: DeviceLike = "auto") -> DeformGenerator:
     """Fit the ``deform`` family on a labeled ``dataset`` (as :func:`~cgan_augment.load_data` gives)
@@ -192,14 +177,14 @@ def fit_deform(dataset, config: DeformConfig = DeformConfig(), out: Union[str, P
     out = Path(out) if out is not None else None
     if out is not None and not force and (out / "model.safetensors").exists():
         raise OutputDirError(f"{out}: already holds a model.safetensors; pass --force to replace it, or choose another --out.")
-    images, labels = _dataset_tensors(dataset)
+    images, labels = dataset_tensors(dataset)
     g = fit_deform_generator(images, labels, list(dataset.classes), config, device=device)
     if out is None:
         return g
     make_dir(out)
     indices = getattr(dataset, "indices", None)
     data_meta = dict(data_info or {}, num_train=len(dataset),
-                     train_fingerprint=fingerprint(indices) if indices is not None else None)
+                     train_fingerprint=_fingerprint(indices) if indices is not None else None)
     save_generator(g, out / "model.safetensors", {"class_counts": class_counts(dataset), "train_config": {"family": "deform", **asdict(config)},
                                                    "data": data_meta, "step": 0,
                                                    "registration_error": g.metadata["registration_error"]})

@@ -12,7 +12,7 @@ from typing import Callable, Optional, Union
 import torch
 
 from .checkpoint import load_generator, read_metadata
-from .data import DataSpec, fingerprint, load_data
+from .data import DataSpec, _fingerprint, load_data
 from .devices import resolve_device
 from .errors import ConfigError, DataError
 from .files import check_output_folder, make_dir, write_manifest
@@ -67,7 +67,7 @@ def check_model_split(meta: dict, spec: DataSpec, train, test_source: Optional[s
                             f"may have seen the test images; {refit}.")
     else:
         raise ConfigError("the report needs held-out test data the generator never saw: pass --test TESTDATA or --test-split 0.2.")
-    if data.get("train_fingerprint") != fingerprint(train.indices):
+    if data.get("train_fingerprint") != _fingerprint(train.indices):
         raise DataError(f"{name}: was trained on other images than this report's training split (another DATA, "
                         f"--imbalance, --data-seed or --skip-bad?); {refit}.")
 
@@ -85,7 +85,7 @@ def _fit_or_reuse(train, spec: DataSpec, fit: TrainConfig, run: RunSettings, fol
     if resume and model.exists():
         meta = read_metadata(model)
         same = (TrainConfig.from_dict(meta.get("train_config", {})) == fit
-                and meta.get("data", {}).get("train_fingerprint") == fingerprint(train.indices))
+                and meta.get("data", {}).get("train_fingerprint") == _fingerprint(train.indices))
         finished = fit.family == "deform" or int(meta.get("step", 0)) >= fit.steps  # deform is fitted in one go
         if same and finished:
             return load_generator(model, device=run.device)

@@ -287,7 +287,7 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
 
     def _resample(self, X_in, y_in, X: np.ndarray, y: np.ndarray, one_vs_all: bool):
         check_is_fitted(self, "generator_")
-        g, (h, w, c), (lo, hi) = self.generator_, self.image_shape_, self.value_range_
+        g, (h, w, _), (lo, hi) = self.generator_, self.image_shape_, self.value_range_
         first = {k: int(np.flatnonzero(y == k)[0]) for k in self.sampling_strategy_}
         labels = [g.classes.index(str(k)) for k, n in self.sampling_strategy_.items() for _ in range(n)]
         x_new = g.sample(torch.as_tensor(labels, dtype=torch.int64), seed=self._sample_seed)

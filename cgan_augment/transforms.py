@@ -9,15 +9,12 @@ of the report, where a per-item CPU transform cost several times the classifier'
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 import torch
 import torch.nn.functional as F
 
-from .errors import ConfigError
-
-__all__ = ["Augmentation", "random_affine", "elastic_displacement", "warp", "warp_by_params", "gaussian_blur"]
+__all__ = ["random_affine", "elastic_displacement", "warp", "warp_by_params", "gaussian_blur"]
 
 _IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
 
@@ -89,38 +86,3 @@ def elastic_displacement(n: int, h: int, w: int, gen: torch.Generator, device, a
     field = torch.rand(n, 2, h, w, generator=gen, device=device) * 2 - 1
     field = gaussian_blur(field, sigma) * alpha
     return field * torch.tensor([2 / w, 2 / h], device=device).view(1, 2, 1, 1)
-
-
-@dataclass(frozen=True)
-class Augmentation:
-    """A batched augmentation: optional elastic distortion (``elastic_alpha`` > 0), then a random affine.
-
-    ``Augmentation()(x, gen)`` takes float N×C×H×W in [0, 1] on any device and returns the same shape.
-    The defaults are the report's ``classic-aug`` affine; :meth:`strong` adds the elastic step.
-    """
-
-    degrees: float = 10.0
-    translate: float = 0.1
-    scale: float = 0.1
-    flips: bool = False
-    elastic_alpha: float = 0.0
-    elastic_sigma: float = 4.0
-
-    def __post_init__(self):
-        if not (0 <= self.degrees <= 180 and 0 <= self.translate < 1 and 0 <= self.scale < 1):
-            raise ConfigError("degrees should lie in [0, 180], translate and scale in [0, 1). "
-                              f"Got {self.degrees}, {self.translate}, {self.scale}.")
-        if self.elastic_alpha < 0 or self.elastic_sigma <= 0:
-            raise ConfigError(f"elastic_alpha should be >= 0 and elastic_sigma > 0. Got {self.elastic_alpha}, {self.elastic_sigma}.")
-
-    @classmethod
-    def strong(cls, **overrides) -> "Augmentation":
-        """Elastic distortion (alpha 24 px, sigma 4 px) before the affine: 0.960 against 0.943 for
-        the affine alone on long-tailed MNIST at imbalance 100 (shared/REFERENCE.md)."""
-        return cls(**{"elastic_alpha": 24.0, **overrides})
-
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        if self.elastic_alpha > 0:
-            n, _, h, w = x.shape
-            x = warp(x, elastic_displacement(n, h, w, gen, x.device, self.elastic_alpha, self.elastic_sigma))
-        return random_affine(x, gen, self.degrees, self.translate, self.scale, self.flips)

@@ -78,7 +78,7 @@ class Browser:
     def _stderr_tail(self) -> str:
         self.log.flush()
         self.log.seek(0)
-        lines = [l for l in self.log.read().decode(errors="replace").splitlines() if "dbus" not in l.lower()]
+        lines = [line for line in self.log.read().decode(errors="replace").splitlines() if "dbus" not in line.lower()]
         return "\n".join(lines[-8:])
 
     # --------------------------------------------------------------------------- the protocol

@@ -119,3 +119,18 @@ def test_forged_headers(tmp_path, model_path):
     big[key] = entry
     _write(tmp_path / "bigdecl.safetensors", big, body)
     _refused(tmp_path / "bigdecl.safetensors")
+
+
+def test_only_file_problems_become_damaged_file_errors(model_path, monkeypatch):
+    """A MemoryError or a bug of ours is not reported as a damaged file."""
+    import cgan_augment.checkpoint as ck
+
+    def out_of_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(ck, "load_file", out_of_memory)
+    with pytest.raises(MemoryError):
+        load_generator(model_path)
+    monkeypatch.setattr(ck, "safe_open", lambda *a, **k: (_ for _ in ()).throw(KeyError("our bug")))
+    with pytest.raises(KeyError):
+        read_metadata(model_path)

@@ -15,7 +15,7 @@ def run(*args):
 
 def one_line_error(result, *words):
     assert result.exit_code != 0
-    lines = [l for l in result.output.splitlines() if l.strip()]
+    lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines[-1].lower().startswith("error: ") and "Traceback" not in result.output, result.output
     for w in words:
         assert w in lines[-1], lines[-1]
@@ -66,11 +66,22 @@ def test_resume_without_checkpoint_is_refused(tmp_path, image_folder):
     one_line_error(run("fit", image_folder, "--out", tmp_path / "fresh", "--resume", *TINY), "nothing to resume")
 
 
+def test_fit_without_matplotlib_says_so_once(tmp_path, image_folder, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # as if matplotlib were not installed
+    result = run("fit", image_folder, "--out", tmp_path / "run", *TINY, "--sample-every", "1")
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.output.splitlines() if line.startswith("warning: matplotlib")]
+    assert notes == ["warning: matplotlib is not installed: no diversity plot (pip install matplotlib)"]
+    assert not (tmp_path / "run" / "diversity.png").exists() and (tmp_path / "run" / "samples.png").exists()
+
+
 def test_fit_warns_of_collapse_in_output_and_info_and_strict_exits_non_zero(tmp_path, image_folder):
     blown = ["--lr", "1e6", "--steps", "6", "--sample-every", "2", *TINY[:-2]]
     result = run("fit", image_folder, "--out", tmp_path / "loud", *blown)
     assert result.exit_code == 0, result.output
-    warned = [l for l in result.output.splitlines() if l.startswith("warning: ")]
+    warned = [line for line in result.output.splitlines() if line.startswith("warning: ")]
     assert warned[0].startswith("warning: step 2: mode collapse in 3 of 3 classes ('a', 'b', 'c')")
     assert warned[-1].startswith("warning: step 6: the generated samples have not changed over the last 3 sample grids")
     info = run("info", tmp_path / "loud" / "model.safetensors").output

@@ -15,7 +15,7 @@ import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
 from cgan_augment import ConfigError, DataSpec, RunSettings, TrainConfig, load_data, train_generator
-from cgan_augment.train.sampler import StepBatchSampler
+from cgan_augment.train.sampler import _StepBatchSampler
 
 CONFIG = TrainConfig(steps=4, width=8, z_dim=8, batch_size=16)  # dcgan, hinge, DiffAugment, mode seeking
 RUN = RunSettings(device="cpu", checkpoint_every=2, sample_every=100)
@@ -82,19 +82,19 @@ def test_only_rank_0_writes(two_process_run):
     out, ranks = two_process_run
     assert ranks[1]["writes"] == []
     assert any("model.safetensors" in w for w in ranks[0]["writes"])
-    log = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == [1, 2, 3, 4]  # one line per step, not one per rank
     assert json.loads((out / "config.json").read_text())["run"]["processes"] == 2
 
 
 def test_sampler_shards_the_global_batch_by_rank():
     targets = [0] * 50 + [1] * 10 + [2] * 3
-    whole = list(StepBatchSampler(targets, 12, True, 0, 0, 3, chunks=2))
-    parts = [list(StepBatchSampler(targets, 12, True, 0, 0, 3, rank=r, world=2, chunks=2)) for r in range(2)]
+    whole = list(_StepBatchSampler(targets, 12, True, 0, 0, 3, chunks=2))
+    parts = [list(_StepBatchSampler(targets, 12, True, 0, 0, 3, rank=r, world=2, chunks=2)) for r in range(2)]
     for step, batch in enumerate(whole):  # chunk k of the global batch = rank 0's part of it, then rank 1's
         assert batch == parts[0][step][:3] + parts[1][step][:3] + parts[0][step][3:] + parts[1][step][3:]
     with pytest.raises(ValueError):
-        StepBatchSampler(targets, 10, True, 0, 0, 1, world=4)
+        _StepBatchSampler(targets, 10, True, 0, 0, 1, world=4)
 
 
 def test_a_batch_that_does_not_split_over_the_processes_is_refused(capfd):
@@ -108,7 +108,7 @@ def _refused(rank, port):
     try:
         train_generator(_digits(), TrainConfig(steps=1, width=8, z_dim=8, batch_size=15), run=RUN)
     except ConfigError as e:
-        raise SystemExit(str(e))
+        raise SystemExit(str(e)) from None
 
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
@@ -137,7 +137,7 @@ def test_kill_9_of_a_two_process_run_then_resume_continues_on_both_ranks(tmp_pat
     assert killed_at < 40, "the run finished before it could be killed; make it longer"
     resumed = subprocess.run(TORCHRUN + steps + ["--out", str(out), "--resume"], env=env, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    log = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == list(range(1, 41))
     one = train_generator(_digits_full(), TrainConfig(steps=40, width=8, batch_size=16), tmp_path / "one",
                           run=RunSettings(device="cpu", sample_every=1000, checkpoint_every=1000))

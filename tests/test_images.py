@@ -12,12 +12,10 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cgan_augment.cli.main import main
-MIN_CELL = 32
-try:
-    from cgan_augment.images import read_grid, save_grid
-except ImportError:
-    pass
+from cgan_augment.images import read_grid, save_grid
 from conftest import make_image_folder
+
+MIN_CELL = 32
 
 
 def test_grid_has_class_names_on_rows_cells_of_32_px_and_reads_back(tmp_path):

@@ -16,11 +16,11 @@ def test_plain_lines_every_twentieth_and_at_the_end_of_each_stage():
         for done in (25, 50, 75):  # a stage that moves in jumps
             progress("classifiers", done, 75, "arm")
     lines = out.getvalue().splitlines()
-    fit = [l for l in lines if l.startswith("fit: ")]
+    fit = [line for line in lines if line.startswith("fit: ")]
     assert len(fit) == 20 and fit[0].startswith("fit: 5/100 (5%) ") and fit[0].endswith("  D 5")
     assert fit[-1].startswith("fit: 100/100 (100%)") and "left" not in fit[-1]
     assert "about" in fit[0] and "left" in fit[0]
-    assert [l.split(" ")[1] for l in lines if l.startswith("classifiers: ")] == ["25/75", "50/75", "75/75"]
+    assert [line.split(" ")[1] for line in lines if line.startswith("classifiers: ")] == ["25/75", "50/75", "75/75"]
 
 
 def test_every_sets_the_interval():
@@ -28,11 +28,11 @@ def test_every_sets_the_interval():
     progress = Progress(out, every=3)
     for step in range(1, 8):
         progress("write", step, 7)
-    assert [l.split(" ")[1] for l in out.getvalue().splitlines()] == ["3/7", "6/7", "7/7"]
+    assert [line.split(" ")[1] for line in out.getvalue().splitlines()] == ["3/7", "6/7", "7/7"]
 
 
 def test_fit_prints_plain_progress_when_stderr_is_not_a_terminal(tmp_path, image_folder):
     result = CliRunner().invoke(main, ["fit", str(image_folder), "--out", str(tmp_path / "run"), "--image-size", "16",
                                        "--width", "8", "--batch-size", "16", "--steps", "3"])
     assert result.exit_code == 0, result.output
-    assert [l.split(" ")[1] for l in result.stderr.splitlines() if l.startswith("fit: ")] == ["1/3", "2/3", "3/3"]
+    assert [line.split(" ")[1] for line in result.stderr.splitlines() if line.startswith("fit: ")] == ["1/3", "2/3", "3/3"]

@@ -176,16 +176,39 @@ def _fit_on(spec, out):
     return out / "model.safetensors"
 
 
+def _model_file_recording(spec, out):
+    """A model file whose metadata says it was fitted on ``spec``'s training split, as ``fit`` records
+    it, written from an untrained generator: the split check reads the metadata only."""
+    from cgan_augment.checkpoint import save_generator
+    from cgan_augment.data import _fingerprint, class_counts
+    from cgan_augment.models import build_generator
+
+    train = load_data(spec).train
+    g = build_generator("mlp", len(train.classes), train.image_size, train.channels, z_dim=8, width=8)
+    g.classes = list(train.classes)
+    out.mkdir(parents=True)
+    save_generator(g, out / "model.safetensors", {"class_counts": class_counts(train), "data": dict(
+        spec.to_dict(), num_train=len(train), train_fingerprint=_fingerprint(train.indices))})
+    return out / "model.safetensors"
+
+
 @pytest.mark.parametrize("trained_on, words", [
     (DataSpec("builtin:digits", image_size=8, imbalance=10, seed=0), "has seen the test images"),
     (DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=10, seed=1), "may have seen the test images"),
     (DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=5, seed=0), "other images than this report"),
 ])
 def test_refuses_a_generator_that_saw_other_images(trained_on, words, tmp_path):
-    path = _fit_on(trained_on, tmp_path / "gen")
+    path = _model_file_recording(trained_on, tmp_path / "gen")
     with pytest.raises(DataError, match=words):
         report_from_spec(SPEC, tmp_path / "rep", model=path, config=ReportConfig(arms=("real",), seeds=(0,), **TINY), device="cpu")
     assert not (tmp_path / "rep").exists()  # a refused run leaves nothing behind
+
+
+def test_accepts_a_generator_fitted_on_the_same_split(tmp_path, split):
+    from cgan_augment import check_model_split, read_metadata
+
+    path = _model_file_recording(SPEC, tmp_path / "gen")  # the control for the refusals above
+    check_model_split(read_metadata(path), SPEC, split.train, name=str(path))
 
 
 def test_refuses_a_generator_trained_on_the_test_data(tmp_path):
@@ -241,7 +264,7 @@ def test_cli_report_refuses_in_one_line(tmp_path, model):
     result = _cli("report", "builtin:digits", "--image-size", 8, "--imbalance", 10, "--test-split", 0.3, "--data-seed", 1,
                   "--model", model, "--steps", 3, "--out", tmp_path / "rep")
     assert result.exit_code == 1
-    lines = [l for l in result.output.splitlines() if l.strip()]
+    lines = [line for line in result.output.splitlines() if line.strip()]
     assert lines[-1].startswith("error: ") and "test images" in lines[-1] and "Traceback" not in result.output
     assert "demo" in _cli("--help").output
 
@@ -250,9 +273,10 @@ def test_strong_arms_with_a_deform_generator(split):
     """strong-aug is a baseline; synthetic+strong-aug mixes a deform model's variants only into
     the classes under synthetic_below, through the public ClassBalancedSampler."""
     from cgan_augment.deform import DeformConfig, fit_deform_generator
-    from cgan_augment.report.arms import _arm_data, _as_tensors
+    from cgan_augment.data import dataset_tensors
+    from cgan_augment.report.arms import _arm_data
 
-    images, labels = _as_tensors(split.train)
+    images, labels = dataset_tensors(split.train)
     g = fit_deform_generator(images, labels, split.train.classes, DeformConfig(pairs=16, registration_steps=5, min_class_size=5))
     config = ReportConfig(arms=("real", "strong-aug", "synthetic+strong-aug"), seeds=(0,), synthetic_below=40, alpha=1.0, **TINY)
     result = run_report(split.train, split.test, g, config, device="cpu")

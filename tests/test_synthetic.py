@@ -116,12 +116,23 @@ def test_bad_settings(real, generator, kwargs, message):
 
 def test_same_seed_same_items_other_seed_other_items(real, generator):
     a = SyntheticDataset(real, generator, seed=3)
-    b = SyntheticDataset(real, generator, seed=3, batch_size=1024)
+    b = SyntheticDataset(real, generator, seed=3)
     c = SyntheticDataset(real, generator, seed=4)
     assert torch.equal(a.pool, b.pool)
     assert all(torch.equal(a[i][0], b[i][0]) and a[i][1] == b[i][1] for i in range(len(a)))
     assert not torch.equal(a.pool, c.pool)
     assert a.pool.float().std() > 0
+
+
+def test_a_small_batch_size_makes_the_pool_in_seeded_batches(real, generator):
+    """Class b gets 7 synthetic items: batches of 3 are three forward passes, each with its own seed."""
+    small = SyntheticDataset(real, generator, seed=3, batch_size=3)
+    again = SyntheticDataset(real, generator, seed=3, batch_size=3)
+    whole = SyntheticDataset(real, generator, seed=3)
+    assert torch.equal(small.pool, again.pool)  # same seed and batch size: same images
+    assert small.targets == whole.targets and small.pool.shape == whole.pool.shape  # the batch size never changes the plan
+    b = small.pool[:7]  # class b's items come first (class a has none to add)
+    assert not torch.equal(b[0:3], b[3:6])  # each batch draws its own noise
 
 
 def test_set_epoch_makes_a_new_pool_only_with_refresh_epoch(real, generator):

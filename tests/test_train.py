@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from cgan_augment import (ConfigError, DataSpec, OutputDirError, RunSettings, TrainConfig, TrainingDiverged,
                           TrainingInterrupted, load_data, load_generator, train_generator)
 from cgan_augment.cli.main import main
-from cgan_augment.train.sampler import StepBatchSampler
+from cgan_augment.train.sampler import _StepBatchSampler
 
 FIT = [sys.executable, "-m", "cgan_augment.cli", "fit", "builtin:digits", "--image-size", "16",
        "--width", "8", "--batch-size", "16", "--checkpoint-every", "10", "--sample-every", "50"]
@@ -35,7 +35,7 @@ def test_fit_writes_model_samples_log_and_generates_requested_classes(digits, tm
                  "samples/step_000002.png", "samples/step_000004.png"):
         assert (tmp_path / name).exists(), name
     assert not (tmp_path / ".lock").exists()
-    log = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == [1, 2, 3, 4]
     diversity = [r for r in log if "diversity" in r]
     assert [r["step"] for r in diversity] == [2, 4] and len(diversity[0]["diversity"]) == 10
@@ -49,12 +49,31 @@ def test_fit_writes_model_samples_log_and_generates_requested_classes(digits, tm
     assert torch.equal(x, g.sample([9, 9, 0], seed=1))
 
 
+@pytest.fixture(scope="module")
+def dark_and_bright():
+    """Two classes a generator can learn in a few steps: dark 8×8 images and bright ones."""
+    from cgan_augment.data import ArrayImages
+
+    g = torch.Generator().manual_seed(0)
+    dark = torch.randint(0, 40, (64, 1, 8, 8), generator=g)
+    bright = torch.randint(215, 256, (64, 1, 8, 8), generator=g)
+    return ArrayImages(torch.cat([dark, bright]).to(torch.uint8), [0] * 64 + [1] * 64, ["dark", "bright"])
+
+
 @pytest.mark.parametrize("family,loss,mode_seeking", [("mlp", "bce", 0.0), ("dcgan", "wgan-gp", 0.0),
                                                       ("mlp", "hinge", 0.0), ("dcgan", "hinge", 0.1)])
-def test_families_and_losses_train(digits, family, loss, mode_seeking):
-    g = train_generator(digits, TrainConfig(family=family, loss=loss, steps=2, width=8, z_dim=8, batch_size=8,
-                                            mode_seeking=mode_seeking))
-    assert g.sample([0, 1], seed=0).shape == (2, 1, 16, 16)
+def test_families_and_losses_learn_their_classes(dark_and_bright, family, loss, mode_seeking):
+    stats = []
+    g = train_generator(dark_and_bright, TrainConfig(family=family, loss=loss, steps=20, width=8, z_dim=8, batch_size=16,
+                                                     lr=2e-3, mode_seeking=mode_seeking),
+                        on_step=lambda s, n, st: stats.append(st))
+    x = g.sample(["dark"] * 32 + ["bright"] * 32, seed=1)
+    assert x.shape == (64, 1, 8, 8)
+    assert x[:32].mean() < 0.45 < 0.7 < x[32:].mean()  # an untrained generator gives ~0.5 for both
+    if loss in ("hinge", "bce"):  # sums of relus / softpluses: never negative
+        assert all(st["loss_d"] >= 0 for st in stats)
+    if loss == "bce":
+        assert all(st["loss_g"] >= 0 for st in stats)
 
 
 def test_same_seed_same_model_on_cpu(digits, tiny_config):
@@ -68,16 +87,16 @@ def test_same_seed_same_model_on_cpu(digits, tiny_config):
 
 def test_balanced_sampler_draws_classes_uniformly():
     targets = [0] * 90 + [1] * 9 + [2] * 1
-    batches = list(StepBatchSampler(targets, 300, balanced=True, seed=0, start=0, stop=3))
+    batches = list(_StepBatchSampler(targets, 300, balanced=True, seed=0, start=0, stop=3))
     labels = torch.tensor([targets[i] for b in batches for i in b])
     assert torch.bincount(labels).min() > 250  # ~300 each
-    instance = list(StepBatchSampler(targets, 300, balanced=False, seed=0, start=0, stop=3))
+    instance = list(_StepBatchSampler(targets, 300, balanced=False, seed=0, start=0, stop=3))
     assert torch.bincount(torch.tensor([targets[i] for b in instance for i in b]), minlength=3)[2] < 30
-    assert list(StepBatchSampler(targets, 8, True, 0, 1, 3)) == batches_8(targets)[1:]
+    assert list(_StepBatchSampler(targets, 8, True, 0, 1, 3)) == batches_8(targets)[1:]
 
 
 def batches_8(targets):
-    return list(StepBatchSampler(targets, 8, True, 0, 0, 3))
+    return list(_StepBatchSampler(targets, 8, True, 0, 0, 3))
 
 
 def test_should_stop_writes_a_checkpoint_and_resume_matches_uninterrupted(digits, tmp_path, tiny_config):
@@ -94,7 +113,7 @@ def test_should_stop_writes_a_checkpoint_and_resume_matches_uninterrupted(digits
                               run=RunSettings(device="cpu", num_workers=1, sample_every=1))
     a, b = full.state_dict(), resumed.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
-    log = [json.loads(l) for l in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / "resumed" / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == [1, 2, 3, 4]
     assert json.loads((tmp_path / "resumed" / "config.json").read_text())["run"]["num_workers"] == 1
 
@@ -102,7 +121,7 @@ def test_should_stop_writes_a_checkpoint_and_resume_matches_uninterrupted(digits
 def test_maintenance_follows_the_schedule(digits, tmp_path):
     config = TrainConfig(steps=5, width=8, z_dim=8, batch_size=8)
     train_generator(digits, config, tmp_path, run=RunSettings(device="cpu", log_every=3, sample_every=4, checkpoint_every=100))
-    log = [json.loads(l) for l in (tmp_path / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == [3, 5]  # every 3rd step, and the last
     assert [r["step"] for r in log if "diversity" in r] == [4, 5]
     assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["step_000004.png", "step_000005.png"]
@@ -127,7 +146,7 @@ def test_sigkill_then_resume_continues_from_checkpoint_bit_for_bit(tmp_path):
     load_generator(out / "model.safetensors")  # the last good model is intact
     resumed = CliRunner().invoke(main, [*FIT[3:], *steps, "--out", str(out), "--resume"])
     assert resumed.exit_code == 0, resumed.output
-    log = [json.loads(l) for l in (out / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == list(range(1, 81))
     a, b = load_file(tmp_path / "ref" / "model.safetensors"), load_file(out / "model.safetensors")
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -285,7 +304,7 @@ def test_a_blown_up_run_warns_in_log_and_model_file_and_strict_stops_it(digits, 
     assert messages[0].startswith("step 2: mode collapse in 10 of 10 classes ('0', '1', '2', '3', '4' and 5 more)")
     assert messages[1].startswith("step 6: the generated samples have not changed over the last 3 sample grids (steps 2, 4, 6)")
     assert g.metadata["warnings"] == messages == load_generator(tmp_path / "loud" / "model.safetensors").metadata["warnings"]
-    log = [json.loads(l) for l in (tmp_path / "loud" / "log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (tmp_path / "loud" / "log.jsonl").read_text().splitlines()]
     assert [(r["step"], r["warning"]) for r in log if "warning" in r] == [(2, messages[0]), (6, messages[1])]
     with pytest.warns(TrainingWarning), pytest.raises(TrainingCollapsed) as stopped:
         train_generator(digits, config, tmp_path / "strict", run=replace(tiny_run, strict=True))

@@ -10,38 +10,11 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..data import ArrayImages, LabeledSubset
-from ..errors import DataError
+from ..data import ArrayImages, to_uint8
 from ..sampling import ClassBalancedSampler
 from ..synthetic import SyntheticDataset
-from ..transforms import Augmentation
+from ..augmentation import Augmentation
 from .config import ReportConfig
-
-
-def _as_tensors(dataset, chunk: int = 512) -> tuple[torch.Tensor, torch.Tensor]:
-    """(uint8 N×C×H×W, int64 N) of a whole dataset; a subset of in-memory arrays is sliced directly."""
-    targets = torch.as_tensor(list(dataset.targets), dtype=torch.int64)
-    base = getattr(dataset, "dataset", None)
-    if isinstance(dataset, LabeledSubset) and isinstance(getattr(base, "images", None), torch.Tensor) \
-            and getattr(base, "transform", None) is None:
-        return base.images[dataset.indices].contiguous(), targets
-    return _gather(dataset, list(range(len(dataset))), chunk), targets
-
-
-def _gather(dataset, indices: list, chunk: int = 512) -> torch.Tensor:
-    """uint8 images of ``dataset[indices]``, fetched in batches where the dataset serves them."""
-    parts = []
-    for start in range(0, len(indices), chunk):
-        idx = indices[start:start + chunk]
-        items = dataset.__getitems__(idx) if hasattr(dataset, "__getitems__") else [dataset[i] for i in idx]
-        parts.append(_to_uint8(torch.stack([x for x, _ in items])))
-    if not parts:
-        raise DataError("empty dataset: nothing to train or test on.")
-    return torch.cat(parts)
-
-
-def _to_uint8(x: torch.Tensor) -> torch.Tensor:
-    return (x.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
 
 
 @dataclass
@@ -145,7 +118,7 @@ def _arm_data(arm: str, real: tuple, num_classes: int, seed: int, config: Report
     if arm == "synthetic-only":
         n = int(torch.bincount(labels).max())
         y = torch.arange(generator.num_classes).repeat_interleave(n)
-        x = _to_uint8(generator.sample(y.to(device), seed=seed))
+        x = to_uint8(generator.sample(y.to(device), seed=seed))
         return _ArmData(x, y, "shuffle", note=f"{n} generated images per class")
     syn_x, syn_y = _synthetic_pool(real, generator, config.synthetic_target, seed, device)
     x, y = torch.cat([images, syn_x]), torch.cat([labels, syn_y])

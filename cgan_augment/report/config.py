@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ..constraints import BOOL, Check, CheckedConfig, Interval, OneOf
+from ..constraints import Check, CheckedConfig, Interval, OneOf
+from ..augmentation import STRONG_ELASTIC_ALPHA, Augmentation
 
 __all__ = ["ReportConfig", "ARMS", "BASELINE_ARMS", "SYNTHETIC_ARMS", "CLASSIFIERS", "METRICS", "Progress"]
 
@@ -56,12 +57,12 @@ class ReportConfig(CheckedConfig):
     alpha: float = 0.5  # with synthetic_below=40: the measured recipe of the deform family (benchmarks/RESULTS.md, issue 11)
     synthetic_below: Optional[int] = 40
     synthetic_target: str = "balance"
-    affine_degrees: float = 10.0
-    affine_translate: float = 0.1
-    affine_scale: float = 0.1
-    flips: bool = False
-    elastic_alpha: float = 24.0
-    elastic_sigma: float = 4.0
+    affine_degrees: float = Augmentation.degrees  # the augmentation's own defaults (augmentation.py)
+    affine_translate: float = Augmentation.translate
+    affine_scale: float = Augmentation.scale
+    flips: bool = Augmentation.flips
+    elastic_alpha: float = STRONG_ELASTIC_ALPHA
+    elastic_sigma: float = Augmentation.elastic_sigma
     quality_samples: int = 200
     quality_k: int = 5
     grid_samples: int = 10
@@ -76,10 +77,8 @@ class ReportConfig(CheckedConfig):
         "lr": [Interval(float, 0, closed="neither")],
         "alpha": [Interval(float, 0, 1)],
         "synthetic_below": [None, Interval(int, 1)],
-        "affine_degrees": [Interval(float, 0, 180)],
-        "affine_translate": [Interval(float, 0, 1, closed="left")], "affine_scale": [Interval(float, 0, 1, closed="left")],
-        "flips": [BOOL],
-        "elastic_alpha": [Interval(float, 0)], "elastic_sigma": [Interval(float, 0, closed="neither")],
+        **{f"affine_{k}": Augmentation._parameter_constraints[k] for k in ("degrees", "translate", "scale")},
+        **{k: Augmentation._parameter_constraints[k] for k in ("flips", "elastic_alpha", "elastic_sigma")},
         "quality_samples": [Interval(int, 1)], "quality_k": [Interval(int, 1)],
         "grid_samples": [Interval(int, 1)], "eval_batch_size": [Interval(int, 1)],
     }

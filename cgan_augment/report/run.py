@@ -13,12 +13,12 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from ..data import class_counts
+from ..data import class_counts, dataset_tensors, to_uint8
 from ..devices import resolve_device
 from ..errors import DataError
 from ..files import make_dir, write_text_atomic
 from ..quality import per_class_quality
-from .arms import _arm_data, _as_tensors, _Skip, _to_uint8
+from .arms import _arm_data, _Skip
 from .classifiers import _metrics, _predict, _train_classifier
 from .config import ARMS, SYNTHETIC_ARMS, Progress, ReportConfig
 from .gains import _summarise
@@ -60,9 +60,9 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
     _check_compatible(train, test, generator, oracle)
     classes, num_classes = list(train.classes), len(train.classes)
     shape = (train.channels, train.image_size)
-    real = _as_tensors(train)
-    test_x, test_y = _as_tensors(test)
-    oracle_t = _as_tensors(oracle) if oracle is not None else None
+    real = dataset_tensors(train)
+    test_x, test_y = dataset_tensors(test)
+    oracle_t = dataset_tensors(oracle) if oracle is not None else None
     out = Path(out) if out is not None else None
     if out is not None:
         make_dir(out / "runs")
@@ -101,7 +101,7 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
                 tick(config.steps * len(config.seeds), f"{arm} skipped")
                 break
             t0 = time.perf_counter()
-            model = _train_classifier(data, config, seed, shape, num_classes, device, lambda n: tick(n, detail))
+            model = _train_classifier(data, config, seed, shape, num_classes, device, lambda n, detail=detail: tick(n, detail))
             preds, feats = _predict(model, test_x, config.eval_batch_size, device)
             metrics = _metrics(test_y.numpy(), preds.numpy(), num_classes)
             metrics["seconds"] = round(time.perf_counter() - t0, 2)
@@ -182,7 +182,7 @@ def _sample_quality(model, test_feats, test_y, generator, config, seed, device, 
     """Per-class quality of generated images against the held-out test images, in the feature
     space of the ``real``-arm classifier (seed ``seed``)."""
     y = torch.arange(generator.num_classes).repeat_interleave(config.quality_samples)
-    fake = _to_uint8(generator.sample(y.to(device), seed=10_000 + seed))
+    fake = to_uint8(generator.sample(y.to(device), seed=10_000 + seed))
     _, fake_feats = _predict(model, fake, config.eval_batch_size, device)
     q = per_class_quality(test_feats, test_y, fake_feats, y, classes, k=config.quality_k)
     q.update(reference="held-out test images", feature_space=f"{config.classifier} penultimate layer, real arm, seed {seed}",

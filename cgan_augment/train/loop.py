@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..checkpoint import load_checkpoint
-from ..data import class_counts, fingerprint
+from ..data import _fingerprint, class_counts
 from ..diffaugment import diff_augment
 from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
                       TrainingInterrupted)
@@ -25,7 +25,7 @@ from ..models import Generator, build_discriminator, build_generator
 from .config import RunSettings, TrainConfig
 from .distributed import _Dist, _differentiable_all_reduce, _setup, _sync_batch_norm
 from .maintenance import _Maintenance, _Nets, _standing_stats, _write_json
-from .sampler import StepBatchSampler, _step_seed
+from .sampler import _StepBatchSampler, _step_seed
 
 __all__ = ["train_generator"]
 
@@ -314,7 +314,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
     nets = _build(arch, config, dataset.classes, device, world)
     indices = getattr(dataset, "indices", None)
     data_meta = dict(data_info, num_train=len(dataset),
-                     train_fingerprint=fingerprint(indices) if indices is not None else None)
+                     train_fingerprint=_fingerprint(indices) if indices is not None else None)
     meta = {"arch": arch, "classes": list(dataset.classes), "class_counts": class_counts(dataset),
             "train_config": asdict(config), "data": data_meta, "warnings": []}
 
@@ -334,7 +334,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
         maintenance = _Maintenance(out, nets, dataset, config, run, meta, start)
     group.barrier()
 
-    sampler = StepBatchSampler(dataset.targets, config.batch_size * d_steps, config.balanced, config.seed, start,
+    sampler = _StepBatchSampler(dataset.targets, config.batch_size * d_steps, config.balanced, config.seed, start,
                                config.steps, rank=group.rank, world=world, chunks=d_steps)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=run.num_workers,
                         pin_memory=device.type == "cuda", persistent_workers=False)

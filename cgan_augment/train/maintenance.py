@@ -16,7 +16,7 @@ from ..checkpoint import save_checkpoint, save_generator
 from ..curves import write_training_curves
 from ..diagnostics import (STALL_GRIDS, class_diversity, training_warnings, write_diversity_plot, write_timeline,
                            write_timeline_animation)
-from ..errors import TrainingWarning
+from ..errors import CGANAugmentWarning, TrainingWarning
 from ..files import write_text_atomic
 from ..images import read_grid, save_grid
 from ..models import Generator
@@ -86,6 +86,7 @@ class _Maintenance:
         if start:  # the earlier run's lines stay; the curves mark where this one continues
             self.log.write(json.dumps({"step": start, "event": "resume"}) + "\n")
         self._standing: dict = {}
+        self._noted: set = set()
         self.history: list = []  # (step, images, diversity) of the last sample grids, for the guard
         self.raised: set = set()  # kinds of warning given in this run: each once
         self.alarm: list = []  # this run's warnings, which stop a strict run
@@ -131,7 +132,10 @@ class _Maintenance:
         self.log.write(json.dumps({"step": step, "diversity": diversity, "real_diversity": self.real_diversity}) + "\n")
         self.guard(step, images, diversity)
         self.log.flush()
-        write_diversity_plot(out / "log.jsonl", out / "diversity.png", self.classes)
+        note = write_diversity_plot(out / "log.jsonl", out / "diversity.png", self.classes)
+        if note and note not in self._noted:  # e.g. no matplotlib: say so once, not at every grid
+            self._noted.add(note)
+            warnings.warn(note, CGANAugmentWarning, stacklevel=2)
         write_training_curves(out / "log.jsonl", out / "training_curves.png", self.classes,
                               title=f"{self.config.family}, {self.config.loss} loss")
         write_timeline_animation(sorted((out / "samples").glob("step_*.png")), out / "samples_over_time.gif")
@@ -176,5 +180,5 @@ def _trim_log(path: Path, keep_until: int) -> None:
     """Drop log lines of steps after the checkpoint we resume from (they will be redone)."""
     if not path.exists():
         return
-    lines = [l for l in path.read_text().splitlines() if l.strip() and json.loads(l).get("step", 0) <= keep_until]
-    write_text_atomic(path, "".join(l + "\n" for l in lines))
+    lines = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= keep_until]
+    write_text_atomic(path, "".join(line + "\n" for line in lines))

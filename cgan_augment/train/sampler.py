@@ -6,14 +6,14 @@ from __future__ import annotations
 import torch
 from torch.utils.data import Sampler
 
-__all__ = ["StepBatchSampler"]
+__all__: list = []  # internals of the fit
 
 
 def _step_seed(seed: int, step: int) -> int:
     return (seed * 1_000_003 + step * 7_919 + 17) % (2**63)
 
 
-class StepBatchSampler(Sampler):
+class _StepBatchSampler(Sampler):
     """Index batches for steps ``start..stop-1``; the batch of a step depends only on (seed, step).
 
     ``balanced``: each item draws a class uniformly, then one of that class's items uniformly.
