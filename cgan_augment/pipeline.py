@@ -90,7 +90,7 @@ def _fit_or_reuse(train, spec: DataSpec, fit: TrainConfig, run: RunSettings, fol
 
     def on_step(step, total, stats):
         if on_progress:
-            on_progress("fit", step, total, f"D {stats['loss_d']:.2f} G {stats['loss_g']:.2f}")
+            on_progress("fit", step, total, f"D {stats['loss_d']:.2f} G {stats['loss_g']:.2f}" if "loss_d" in stats else "")
 
     return train_generator(train, fit, folder, run=run, data_info=spec.to_dict(), resume=resume, force=force,
                            on_step=on_step, should_stop=should_stop)

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from pathlib import Path
 
 import click
 
-from cgan_augment import RunSettings, TrainConfig, __version__
+from cgan_augment import ConfigError, RunSettings, TrainConfig, __version__
 from cgan_augment.export import write_samples
 from cgan_augment.walks import INTERPOLATIONS, write_walk
 
@@ -42,6 +43,10 @@ def main():
     """
 
 
+def _silent(*args, **kwargs) -> None:
+    pass
+
+
 def _default_out(source: str) -> Path:
     name = source.split(":", 1)[1] if source.startswith("builtin:") else Path(source.rstrip("/")).stem
     return Path("runs") / (name or "model")
@@ -68,7 +73,8 @@ def _default_out(source: str) -> Path:
 @fit_option("--checkpoint-every", "Steps between checkpoints.", type=int)
 @fit_option("--log-every", "Steps between loss lines in log.jsonl.", type=int)
 @fit_option("--workers", "DataLoader worker processes decoding images.", field="num_workers", type=int)
-@fit_option("--device", "auto, cpu, cuda, cuda:N or mps.")
+@fit_option("--device", "auto, cpu, cuda, cuda:N or mps (under torchrun: each process takes its LOCAL_RANK GPU).")
+@fit_option("--precision", "fp32, or bf16 (autocast; for GPUs).")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.safetensors.")
 @click.option("--force", is_flag=True, help="Replace a model already in OUT, or take over its lock.")
 @fit_option("--strict", "Stop with an error (exit 1) at the first mode-collapse or stall warning.", is_flag=True, default=None)
@@ -94,39 +100,54 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
       cgan-augment fit builtin:digits --imbalance 20 --steps 300
       cgan-augment fit data/ --out runs/skin --image-size 64 --device cuda
       cgan-augment fit data/ --out runs/skin --steps 6000 --resume
+      torchrun --nproc-per-node 4 $(which cgan-augment) fit data/ --out runs/skin --batch-size 256
+
+    Under torchrun, --batch-size is the global batch (split over the processes) and only
+    rank 0 prints and writes.
     """
+    import io
+    import os
+
     from cgan_augment import class_counts, load_data, train_generator
 
+    first = os.environ.get("RANK", "0") == "0"  # other torchrun ranks train silently
+    echo = click.echo if first else _silent
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
     config, run = split_fit_options(fit_options)
     loaded = load_data(spec)
     train = loaded.train
     out = Path(out) if out else _default_out(data)
     counts = class_counts(train)
-    click.echo(f"data: {len(train)} training images, {len(train.classes)} classes, "
-               f"{train.channels}×{train.image_size}×{train.image_size}"
-               + (f", {len(loaded.test)} held out" if loaded.test is not None else ""))
-    click.echo("  per class: " + ", ".join(f"{c}={n}" for c, n in zip(train.classes, counts)))
+    echo(f"data: {len(train)} training images, {len(train.classes)} classes, "
+         f"{train.channels}×{train.image_size}×{train.image_size}"
+         + (f", {len(loaded.test)} held out" if loaded.test is not None else ""))
+    echo("  per class: " + ", ".join(f"{c}={n}" for c, n in zip(train.classes, counts)))
     if loaded.skipped:
-        click.echo("  skipped: " + ", ".join(f"{n} {kind}" for kind, n in sorted(loaded.skipped.items())))
+        echo("  skipped: " + ", ".join(f"{n} {kind}" for kind, n in sorted(loaded.skipped.items())))
     if config.family == "deform":
+        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            raise ConfigError("the deform family fits in one process; run it without torchrun.")
         from cgan_augment.deform import DeformConfig, fit_deform
 
-        click.echo("fit: registering same-class pairs of the large classes (deform family) ...", err=True)
+        echo("fit: registering same-class pairs of the large classes (deform family) ...", err=True)
         fit_deform(train, DeformConfig(seed=config.seed), out, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
                    force=force, device=run.device)
-        click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'config.json'}")
+        echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'config.json'}")
         return
-    with Progress() as progress:
+    with Progress(file=sys.stderr if first else io.StringIO()) as progress:
+        shown = [""]
+
         def on_step(step, total, stats):
-            progress("fit", step, total, f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s")
+            if "loss_d" in stats:  # losses are read back every --log-every steps
+                shown[0] = f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s"
+            progress("fit", step, total, shown[0])
 
         with StopOnSignal() as stop:  # Ctrl-C / SIGTERM: checkpoint, then exit 130
             generator = train_generator(train, config, out, run=run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
                                         resume=resume, force=force, on_step=on_step, should_stop=stop)
-    click.echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'log.jsonl'}")
+    echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'log.jsonl'}")
     for message in generator.metadata.get("warnings", []):
-        click.echo(f"warning: {message}")
+        echo(f"warning: {message}")
 
 
 @main.command()

@@ -108,8 +108,10 @@ def demo(out, device):
     from cgan_augment.pipeline import demo_settings
 
     spec, fit, _, config = demo_settings()
+    generator = ("deform (learned warps of each class's own images)" if fit.family == "deform"
+                 else f"{fit.family} width {fit.width}, {fit.steps} steps")
     click.echo(f"demo: {spec.source}, imbalance {spec.imbalance:g}, test split {spec.test_split}; generator "
-               f"{fit.family} width {fit.width}, {fit.steps} steps; classifier {config.classifier}, {config.steps} steps, "
+               f"{generator}; classifier {config.classifier}, {config.steps} steps, "
                f"{len(config.seeds)} seeds")
     out = Path(out or default_of(run_demo, "out"))
     with Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:

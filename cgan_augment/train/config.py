@@ -88,9 +88,11 @@ class RunSettings(CheckedConfig):
         num_workers: DataLoader worker processes decoding images.
         sample_every: steps between sample grids (and the per-class diversity log line).
         checkpoint_every: steps between checkpoints (model and checkpoint files).
-        log_every: steps between loss lines in ``log.jsonl``.
+        log_every: steps between loss lines in ``log.jsonl``; the losses are read back from the
+            device only then (and at grid and checkpoint steps): one synchronisation per window.
         strict: stop with :class:`~cgan_augment.TrainingCollapsed` at the first mode-collapse or
             stall warning (after writing that step's files) instead of training on.
+        precision: ``fp32``, or ``bf16`` (autocast of the forward passes to bfloat16; for GPUs).
     """
 
     device: str = "auto"
@@ -99,8 +101,10 @@ class RunSettings(CheckedConfig):
     checkpoint_every: int = 500
     log_every: int = 1
     strict: bool = False
+    precision: str = "fp32"
 
     _parameter_constraints = {
+        "precision": [OneOf(("fp32", "bf16"))],
         "num_workers": [Interval(int, 0)],
         "sample_every": [Interval(int, 1)], "checkpoint_every": [Interval(int, 1)], "log_every": [Interval(int, 1)],
         "strict": [BOOL],

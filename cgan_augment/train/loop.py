@@ -16,13 +16,14 @@ from torch.utils.data import DataLoader
 
 from ..checkpoint import load_checkpoint
 from ..data import class_counts, fingerprint
-from ..devices import resolve_device
 from ..diffaugment import diff_augment
-from ..errors import OutputDirError, TrainingCollapsed, TrainingDiverged, TrainingInterrupted
+from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
+                      TrainingInterrupted)
 from ..files import make_dir
 from ..losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
 from ..models import Generator, build_discriminator, build_generator
 from .config import RunSettings, TrainConfig
+from .distributed import _Dist, _differentiable_all_reduce, _setup, _sync_batch_norm
 from .maintenance import _Maintenance, _Nets, _standing_stats, _write_json
 from .sampler import StepBatchSampler, _step_seed
 
@@ -86,19 +87,29 @@ def train_generator(
 ) -> Generator:
     """Fit a class-conditional GAN on ``dataset`` and return its EMA generator (eval mode).
 
+    Under ``torchrun`` (``WORLD_SIZE`` > 1 in the environment, or a process group already made)
+    every process calls this with the same arguments: each trains on its slice of every global
+    batch (``config.batch_size`` is the global batch and must split evenly over the processes),
+    gradients and batch-norm statistics are shared (DDP, SyncBatchNorm), and rank 0 alone writes.
+
     Args:
         dataset: map-style dataset of ``(float C×H×W in [0, 1], int label)`` with ``classes``,
             ``targets``, ``image_size`` and ``channels`` (as :func:`cgan_augment.load_data` gives).
         config: the recipe.
         out: folder for the model, checkpoint, samples and log (``None``: write nothing).
-        run: device, workers and the intervals of grids, checkpoints and log lines.
+        run: device, precision, workers and the intervals of grids, checkpoints and log lines.
         data_info: what to record about the data in the model file (e.g. the DataSpec as a dict).
-        resume: continue from ``out/checkpoint.safetensors`` (same recipe and data; ``steps`` may grow).
+        resume: continue from ``out/checkpoint.safetensors`` (same recipe and data; ``steps`` may
+            grow); every process reads it.
         force: overwrite a model already in ``out`` / take over its lock.
-        rank: process rank; only rank 0 writes files.
-        on_step: called after every step with ``(step, total_steps, stats)``.
-        should_stop: called after every step; when it returns true, a checkpoint is written and
-            :class:`~cgan_augment.TrainingInterrupted` is raised (the CLI sets it from SIGINT/SIGTERM).
+        rank: process rank when the caller manages processes itself; under torchrun the process
+            group's rank is used. Only rank 0 writes files.
+        on_step: called after every step with ``(step, total_steps, stats)``; ``stats`` are the
+            latest losses read back from the device (every ``run.log_every`` steps and at grid and
+            checkpoint steps; ``stats["step"]`` says which step; before the first, ``step`` alone).
+        should_stop: polled after every step; when it returns true on any process, at the next
+            step where losses are read back a checkpoint is written and
+            :class:`~cgan_augment.TrainingInterrupted` is raised on every process.
 
     At every sample grid of a run that writes files, the samples are checked for mode collapse
     and for a stalled generator (:func:`~cgan_augment.diagnostics.training_warnings`); each kind of
@@ -108,91 +119,188 @@ def train_generator(
     Raises:
         OutputDirError: ``out`` is locked, not writable, or holds a model and neither ``resume``
             nor ``force`` was given. DeviceError: ``run.device`` is not available.
+        ConfigError: the batch does not split over the processes.
         TrainingDiverged: non-finite losses. TrainingInterrupted: ``should_stop`` said so.
         TrainingCollapsed: ``run.strict`` and a collapse or stall warning.
     """
     if config.family == "deform":  # not adversarial: registration, then a Gaussian over the warps
         from ..deform import DeformConfig, fit_deform
 
+        rank = int(os.environ.get("RANK", rank))
         return fit_deform(dataset, DeformConfig(seed=config.seed), out if rank == 0 else None, data_info=data_info,
                           force=force, device=run.device)
-    device = resolve_device(run.device)
-    out = Path(out) if out is not None else None
-    writer = out is not None and rank == 0
-    if writer:
-        make_dir(out)
-        if not resume and not force and (out / "model.safetensors").exists():
-            raise OutputDirError(f"{out}: already holds a model.safetensors; pass --resume to continue it, "
-                                 "--force to replace it, or choose another --out.")
-        if resume and not (out / "checkpoint.safetensors").exists():
-            raise OutputDirError(f"{out}: nothing to resume (no checkpoint.safetensors); run without --resume.")
-    with _OutDirLock(out, force) if writer else contextlib.nullcontext():
-        return _train(dataset, config, run, out if writer else None, data_info or {}, resume, device, on_step, should_stop)
+    group, device = _setup(run.device)
+    try:
+        rank = group.rank if group.world > 1 else rank
+        out = Path(out) if out is not None else None
+        writer = out is not None and rank == 0
+        lock = _OutDirLock(out, force) if writer else contextlib.nullcontext()
+        error = None
+        try:
+            if writer:
+                _check_out(out, resume, force)
+                lock.__enter__()
+        except CGANAugmentError as e:
+            error = e
+        group.first_error(error)  # every process stops with rank 0's message
+        try:
+            with _cuda_speedups(device):
+                return _train(dataset, config, run, out, writer, data_info or {}, resume, device, group, on_step, should_stop)
+        finally:
+            lock.__exit__(None, None, None)
+    finally:
+        group.close()
 
 
-def _build(arch: dict, config: TrainConfig, classes: list, device: torch.device) -> _Nets:
-    """Fresh networks and optimisers on ``device``, initialised from ``config.seed``."""
+def _check_out(out: Path, resume: bool, force: bool) -> None:
+    make_dir(out)
+    if not resume and not force and (out / "model.safetensors").exists():
+        raise OutputDirError(f"{out}: already holds a model.safetensors; pass --resume to continue it, "
+                             "--force to replace it, or choose another --out.")
+    if resume and not (out / "checkpoint.safetensors").exists():
+        raise OutputDirError(f"{out}: nothing to resume (no checkpoint.safetensors); run without --resume.")
+
+
+@contextlib.contextmanager
+def _cuda_speedups(device: torch.device):
+    """cudnn autotuning and TF32 matmuls/convolutions for the fit on CUDA (as StyleGAN2-ADA sets
+    them); the previous global settings come back afterwards."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = (torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cudnn.benchmark = torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark, torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+class _NetForward(torch.nn.Module):
+    """The generator's ``net_forward`` (output in [-1, 1]) as a module's forward, for DDP."""
+
+    def __init__(self, generator: Generator):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, z, y):
+        return self.generator.net_forward(z, y)
+
+
+def _build(arch: dict, config: TrainConfig, classes: list, device: torch.device, world: int = 1) -> _Nets:
+    """Fresh networks and optimisers on ``device``, initialised from ``config.seed``. With several
+    processes the trained generator's BatchNorms share statistics across ranks (the EMA copy,
+    used by rank 0 alone, keeps plain ones)."""
     torch.manual_seed(config.seed)
     G = build_generator(**arch).to(device)
     D = build_discriminator(arch["family"], arch["num_classes"], arch["image_size"], arch["channels"], arch["width"]).to(device)
     G.classes = list(classes)
     G_ema = copy.deepcopy(G).eval().requires_grad_(False)
+    if world > 1:
+        G = _sync_batch_norm(G, device)
     betas = (config.beta1, config.beta2)
     return _Nets(G, D, G_ema, torch.optim.Adam(G.parameters(), lr=config.lr, betas=betas),
                  torch.optim.Adam(D.parameters(), lr=config.lr, betas=betas))
 
 
-def _step(nets: _Nets, config: TrainConfig, step: int, x: torch.Tensor, y: torch.Tensor) -> dict:
-    """One step on a real batch (x: (B·d_steps, C, H, W) in [0, 1], y: (B·d_steps,), on the
-    device): ``d_steps`` discriminator updates, one generator update, the EMA update. Every random
-    draw comes from ``(config.seed, step)``. Returns the step's losses and mean logits as floats
-    (for wgan-gp also the Wasserstein estimate and the gradient penalty), of the last D update."""
+def _distribute(nets: _Nets, device: torch.device, world: int) -> None:
+    """The modules a step calls: DDP wrappers of G (its ``net_forward``) and D with several
+    processes (buffers are not broadcast: every rank computes the same ones), else G and D."""
+    nets.G_train, nets.D_train = _NetForward(nets.G), nets.D
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        import inspect
+
+        kwargs = dict(device_ids=[device] if device.type == "cuda" else None)
+        no_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"
+        kwargs[no_sync] = False
+        nets.G_train = DDP(nets.G_train, **kwargs)
+        nets.D_train = DDP(nets.D, **kwargs)
+
+
+def _rank_seed(seed: int, step: int, rank: int) -> int:
+    base = _step_seed(seed, step)
+    return base if rank == 0 else (base * 1_000_003 + rank) % (2**63)
+
+
+def _step(nets: _Nets, config: TrainConfig, step: int, x: torch.Tensor, y: torch.Tensor,
+          shard: tuple = (0, 1), precision: str = "fp32") -> torch.Tensor:
+    """One step on this rank's slice of the real batch (x: (b·d_steps, C, H, W) in [0, 1],
+    y: (b·d_steps,), on the device): ``d_steps`` discriminator updates, one generator update, the
+    EMA update. Noise, DiffAugment and penalty numbers are drawn on the device from
+    ``(config.seed, step)`` for the global batch and sliced by ``shard=(rank, world)``, so the
+    processes together do what one process does; dropout draws from ``(seed, step, rank)``.
+    Returns the losses, mean logits and gradient penalty (0 but for wgan-gp) of the last D update
+    as a device tensor [loss_d, loss_g, d_real, d_fake, gp] (no synchronisation with the device)."""
     G, D, device = nets.G, nets.D, x.device
-    rng = torch.Generator().manual_seed(_step_seed(config.seed, step))
-    torch.manual_seed(_step_seed(config.seed, step))  # dropout and anything else on the global RNG
-    x = x * 2 - 1  # (B·d_steps, C, H, W) in [-1, 1]
+    rank, world = shard
+    rng = torch.Generator(device=device).manual_seed(_step_seed(config.seed, step))
+    torch.manual_seed(_rank_seed(config.seed, step, rank))  # dropout and anything else on the global RNG
+
+    def draw(fn, n, *shape):
+        return fn(n * world, *shape, generator=rng, device=device)[rank * n:(rank + 1) * n]
+
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+    x = x * 2 - 1  # (b·d_steps, C, H, W) in [-1, 1]
+    penalty = torch.zeros((), device=device)
     for xr, yr in zip(x.chunk(config.discriminator_steps), y.chunk(config.discriminator_steps)):
-        z = torch.randn(len(yr), config.z_dim, generator=rng).to(device)
-        with torch.no_grad():
-            fake = G.net_forward(z, yr)
-        d_real = D(diff_augment(xr, config.diffaugment, rng), yr)
-        d_fake = D(diff_augment(fake, config.diffaugment, rng), yr)
-        loss_d = discriminator_loss(config.loss, d_real, d_fake)
-        if config.loss == "wgan-gp":
-            penalty = gradient_penalty(D, xr, fake, yr, rng)
-            loss_d = loss_d + config.gp_weight * penalty
+        z = draw(torch.randn, len(yr), config.z_dim)
+        with autocast:
+            with torch.no_grad():
+                fake = G.net_forward(z, yr)
+            d_real = nets.D_train(diff_augment(xr, config.diffaugment, rng, shard), yr)
+            d_fake = nets.D_train(diff_augment(fake, config.diffaugment, rng, shard), yr)
+            loss_d = discriminator_loss(config.loss, d_real, d_fake)
+            if config.loss == "wgan-gp":
+                alpha = draw(torch.rand, len(xr), 1, 1, 1)
+                penalty = gradient_penalty(D, xr, fake, yr, alpha=alpha.to(xr.dtype))
+                loss_d = loss_d + config.gp_weight * penalty
         nets.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         nets.opt_d.step()
-    z = torch.randn(len(yr), config.z_dim, generator=rng).to(device)
+    z = draw(torch.randn, len(yr), config.z_dim)
     if config.mode_seeking:
-        half = len(yr) // 2
-        yr = torch.cat([yr[:half], yr[:half]])  # pairs: same class, different noise
-        z = z[:2 * half]
-    fake = G.net_forward(z, yr)
-    loss_g = generator_loss(config.loss, D(diff_augment(fake, config.diffaugment, rng), yr))
-    if config.mode_seeking:
-        loss_g = loss_g + config.mode_seeking * mode_seeking_loss(fake, z)
+        pairs = len(yr) // 2  # adjacent pairs, same class, different noise: a pair never straddles two ranks
+        yr, z = yr[0:2 * pairs:2].repeat_interleave(2), z[:2 * pairs]
+    D.requires_grad_(False)  # the generator's update needs no gradient of D
+    try:
+        with autocast:
+            fake = nets.G_train(z, yr)
+            loss_g = generator_loss(config.loss, D(diff_augment(fake, config.diffaugment, rng, shard), yr))
+            if config.mode_seeking:
+                loss_g = loss_g + config.mode_seeking * mode_seeking_loss(fake.float(), z, reduce_mean=_rank_mean(world))
+    finally:
+        D.requires_grad_(True)
     nets.opt_g.zero_grad(set_to_none=True)
     loss_g.backward()
     nets.opt_g.step()
     _update_ema(nets.G_ema, G, min(config.ema_decay, (1 + step) / (10 + step)))
-    stats = {"step": step, "loss_d": loss_d.item(), "loss_g": loss_g.item(),
-             "d_real": d_real.mean().item(), "d_fake": d_fake.mean().item()}
-    if config.loss == "wgan-gp":  # the critic's Wasserstein estimate E[D(real)] - E[D(fake)] and its penalty
-        stats.update(w_estimate=stats["d_real"] - stats["d_fake"], gp=penalty.item())
-    if not all(v == v and abs(v) != float("inf") for v in stats.values()):
-        raise TrainingDiverged(f"training diverged at step {step} (loss_d={stats['loss_d']}, loss_g={stats['loss_g']}); "
-                               "the last checkpoint on disk is kept; try a lower --lr or another --loss.")
-    return stats
+    return torch.stack([loss_d.detach(), loss_g.detach(), d_real.detach().mean(), d_fake.detach().mean(),
+                        penalty.detach()]).float()
 
 
-def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], data_info: dict, resume: bool,
-           device: torch.device, on_step, should_stop) -> Generator:
+def _rank_mean(world: int):
+    """Mean over ranks of a per-rank scalar, differentiable (its backward sums the ranks'
+    gradients, which DDP's averaging then turns into the whole batch's gradient)."""
+    if world == 1:
+        return None
+    return lambda t: _differentiable_all_reduce(t) / world
+
+
+_STATS = ("loss_d", "loss_g", "d_real", "d_fake", "gp")
+
+
+def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], writer: bool, data_info: dict,
+           resume: bool, device: torch.device, group: _Dist, on_step, should_stop) -> Generator:
+    world, d_steps = group.world, config.discriminator_steps
+    if config.batch_size % world:
+        raise ConfigError(f"batch_size {config.batch_size} (the global batch) does not split over {world} processes; "
+                          f"use a multiple of {world}.")
     num_classes = len(dataset.classes)
     arch = dict(family=config.family, num_classes=num_classes, image_size=dataset.image_size,
                 channels=dataset.channels, z_dim=config.z_dim, width=config.width)
-    nets = _build(arch, config, dataset.classes, device)
+    nets = _build(arch, config, dataset.classes, device, world)
     indices = getattr(dataset, "indices", None)
     data_meta = dict(data_info, num_train=len(dataset),
                      train_fingerprint=fingerprint(indices) if indices is not None else None)
@@ -200,53 +308,95 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
             "train_config": asdict(config), "data": data_meta, "warnings": []}
 
     start = 0
-    if resume and out is not None:
+    if resume and out is not None:  # every rank reads the checkpoint: weights and optimiser states alike
         saved = load_checkpoint(out / "checkpoint.safetensors", nets.modules, nets.optimizers)
         _check_resumable(out, saved, meta, config)
         start = int(saved["step"])
         meta["warnings"] = list(saved.get("warnings", []))
         for module in nets.modules.values():
             module.to(device)
+    _distribute(nets, device, world)
     maintenance = None
-    if out is not None:
-        _write_json(out / "config.json", {"train_config": asdict(config), "run": dict(asdict(run), device=str(device)),
-                                          "data": data_meta})
+    if writer:
+        _write_json(out / "config.json", {"train_config": asdict(config), "data": data_meta,
+                                          "run": dict(asdict(run), device=str(device), processes=world)})
         maintenance = _Maintenance(out, nets, dataset, config, run, meta, start)
+    group.barrier()
 
-    sampler = StepBatchSampler(dataset.targets, config.batch_size * config.discriminator_steps, config.balanced,
-                               config.seed, start, config.steps)
+    sampler = StepBatchSampler(dataset.targets, config.batch_size * d_steps, config.balanced, config.seed, start,
+                               config.steps, rank=group.rank, world=world, chunks=d_steps)
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=run.num_workers,
                         pin_memory=device.type == "cuda", persistent_workers=False)
     nets.G.train(), nets.D.train()
-    step, last = start, time.perf_counter()
+    step, last_step, last_time = start, start, time.perf_counter()
+    bad = torch.zeros((), dtype=torch.bool, device=device)
+    stop_asked, stats = False, {"step": start}
     try:
         for step, (x, y) in enumerate(loader, start=start + 1):
-            stats = _step(nets, config, step, x.to(device, non_blocking=True), y.to(device, non_blocking=True))
-            now = time.perf_counter()
-            stats["images_per_s"] = round(len(x) / max(now - last, 1e-9), 1)
-            last = now
-            if on_step:
+            losses = _step(nets, config, step, x.to(device, non_blocking=True), y.to(device, non_blocking=True),
+                           (group.rank, world), run.precision)
+            bad |= ~torch.isfinite(losses).all()  # on the device: no synchronisation here
+            writes = step % run.sample_every == 0 or step % run.checkpoint_every == 0 or step == config.steps
+            stop = collapsed = False
+            if writes or step % run.log_every == 0:
+                # The one read-back of the window: losses (mean over ranks), divergence and stop flags (any rank).
+                flags = torch.stack([bad.float(), torch.tensor(float(stop_asked), device=device)])
+                summed = group.reduce_stats(torch.cat([losses, flags]))
+                now = time.perf_counter()
+                stats = {"step": step, **{k: float(v) / world for k, v in zip(_STATS, summed)},
+                         "images_per_s": round((step - last_step) * config.batch_size * d_steps / max(now - last_time, 1e-9), 1)}
+                if config.loss == "wgan-gp":  # the critic's Wasserstein estimate E[D(real)] - E[D(fake)], beside its penalty
+                    stats["w_estimate"] = stats["d_real"] - stats["d_fake"]
+                else:
+                    del stats["gp"]
+                last_step, last_time = step, now
+                if summed[len(_STATS)] > 0:
+                    _diverged(step, stats)
+                if on_step:
+                    on_step(step, config.steps, stats)
+                if maintenance:
+                    maintenance.after_step(step, stats)
+                if step % run.checkpoint_every == 0 or step == config.steps:
+                    group.check_same(nets.modules)
+                if writes:  # rank 0 has written (nobody runs ahead of a checkpoint) and says whether it saw collapse
+                    collapsed = group.any(bool(run.strict and maintenance and maintenance.alarm), device)
+                stop = bool(summed[len(_STATS) + 1] > 0)
+            elif on_step:
                 on_step(step, config.steps, stats)
-            if maintenance:
-                maintenance.after_step(step, stats)
-            if should_stop is not None and should_stop() and step < config.steps:
+            stop_asked = stop_asked or bool(should_stop is not None and should_stop())
+            if world == 1 and stop_asked and not stop:  # one process: stop at once (after checking the losses)
+                if bool(bad):
+                    _diverged(step, stats)
+                stop = True
+            if stop and step < config.steps:
                 if maintenance:
                     maintenance.checkpoint(step)
+                group.barrier()
                 raise TrainingInterrupted(step, out)
-            if run.strict and maintenance and maintenance.alarm:
-                maintenance.checkpoint(step)
-                what = maintenance.alarm[0].rstrip(".") + f"; the files of this step are kept in {out}."
+            if collapsed:
+                if maintenance:
+                    maintenance.checkpoint(step)
+                group.barrier()
+                what = (maintenance.alarm[0].rstrip(".") if maintenance else "a collapse or stall warning of rank 0") + \
+                    f"; the files of this step are kept in {out}."
                 raise TrainingCollapsed(f"training stopped (strict=True) at {what}", cli_message=f"training stopped (--strict) at {what}")
         if start >= config.steps and maintenance:  # resumed a finished run: refresh its files
             maintenance.grid(step)
             maintenance.checkpoint(step)
         final = maintenance.eval_generator(step) if maintenance else _standing_stats(nets.G_ema, config.seed)
+        group.barrier()
     finally:
         if maintenance:
             maintenance.close()
     final.classes = list(dataset.classes)
     final.metadata = dict(meta, step=step)
     return final
+
+
+def _diverged(step: int, stats: dict):
+    losses = f" (loss_d={stats['loss_d']}, loss_g={stats['loss_g']})" if stats.get("step") == step else ""
+    raise TrainingDiverged(f"training diverged at step {step}{losses}; the last checkpoint on disk is kept; "
+                           "try a lower --lr or another --loss.")
 
 
 def _update_ema(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:

@@ -8,6 +8,7 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import torch
 
@@ -53,6 +54,8 @@ class _Nets:
     G_ema: Generator
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
+    G_train: Optional[torch.nn.Module] = None  # what a step calls: DDP wrappers with several processes
+    D_train: Optional[torch.nn.Module] = None
 
     @property
     def modules(self) -> dict:
