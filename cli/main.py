@@ -8,7 +8,9 @@ non-zero exit, never a traceback.
 from __future__ import annotations
 
 import functools
+import io
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -18,8 +20,8 @@ from cgan_augment import ConfigError, RunSettings, TrainConfig, __version__
 from cgan_augment.export import write_samples
 from cgan_augment.walks import INTERPOLATIONS, write_walk
 
-from .options import StopOnSignal, config_option, data_options, data_spec, given, split_fit_options, user_errors
 from .progress import Progress
+from .options import StopOnSignal, config_option, data_options, data_spec, given, split_fit_options, user_errors
 
 fit_option = functools.partial(config_option, (TrainConfig, RunSettings))
 
@@ -134,13 +136,13 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
                    force=force, device=run.device)
         echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'config.json'}")
         return
-    with Progress(file=sys.stderr if first else io.StringIO()) as progress:
-        shown = [""]
+    with Progress(file=sys.stderr if first else io.StringIO()) as progress:  # other torchrun ranks train silently
+        detail = {"text": ""}
 
         def on_step(step, total, stats):
             if "loss_d" in stats:  # losses are read back every --log-every steps
-                shown[0] = f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s"
-            progress("fit", step, total, shown[0])
+                detail["text"] = f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s"
+            progress("fit", step, total, detail["text"])
 
         with StopOnSignal() as stop:  # Ctrl-C / SIGTERM: checkpoint, then exit 130
             generator = train_generator(train, config, out, run=run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),

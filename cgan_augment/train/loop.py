@@ -231,8 +231,8 @@ def _step(nets: _Nets, config: TrainConfig, step: int, x: torch.Tensor, y: torch
     EMA update. Noise, DiffAugment and penalty numbers are drawn on the device from
     ``(config.seed, step)`` for the global batch and sliced by ``shard=(rank, world)``, so the
     processes together do what one process does; dropout draws from ``(seed, step, rank)``.
-    Returns the losses, mean logits and gradient penalty (0 but for wgan-gp) of the last D update
-    as a device tensor [loss_d, loss_g, d_real, d_fake, gp] (no synchronisation with the device)."""
+    Returns the losses and mean logits as a device tensor [loss_d, loss_g, d_real, d_fake] (no
+    synchronisation with the device)."""
     G, D, device = nets.G, nets.D, x.device
     rank, world = shard
     rng = torch.Generator(device=device).manual_seed(_step_seed(config.seed, step))
@@ -243,7 +243,6 @@ def _step(nets: _Nets, config: TrainConfig, step: int, x: torch.Tensor, y: torch
 
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
     x = x * 2 - 1  # (b·d_steps, C, H, W) in [-1, 1]
-    penalty = torch.zeros((), device=device)
     for xr, yr in zip(x.chunk(config.discriminator_steps), y.chunk(config.discriminator_steps)):
         z = draw(torch.randn, len(yr), config.z_dim)
         with autocast:
@@ -252,6 +251,7 @@ def _step(nets: _Nets, config: TrainConfig, step: int, x: torch.Tensor, y: torch
             d_real = nets.D_train(diff_augment(xr, config.diffaugment, rng, shard), yr)
             d_fake = nets.D_train(diff_augment(fake, config.diffaugment, rng, shard), yr)
             loss_d = discriminator_loss(config.loss, d_real, d_fake)
+            penalty = torch.zeros((), device=device)
             if config.loss == "wgan-gp":
                 alpha = draw(torch.rand, len(xr), 1, 1, 1)
                 penalty = gradient_penalty(D, xr, fake, yr, alpha=alpha.to(xr.dtype))
@@ -345,11 +345,11 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                 now = time.perf_counter()
                 stats = {"step": step, **{k: float(v) / world for k, v in zip(_STATS, summed)},
                          "images_per_s": round((step - last_step) * config.batch_size * d_steps / max(now - last_time, 1e-9), 1)}
-                if config.loss == "wgan-gp":  # the critic's Wasserstein estimate E[D(real)] - E[D(fake)], beside its penalty
+                last_step, last_time = step, now
+                if config.loss == "wgan-gp":  # the critic's Wasserstein estimate E[D(real)] - E[D(fake)], for the curves
                     stats["w_estimate"] = stats["d_real"] - stats["d_fake"]
                 else:
                     del stats["gp"]
-                last_step, last_time = step, now
                 if summed[len(_STATS)] > 0:
                     _diverged(step, stats)
                 if on_step:
@@ -360,7 +360,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                     group.check_same(nets.modules)
                 if writes:  # rank 0 has written (nobody runs ahead of a checkpoint) and says whether it saw collapse
                     collapsed = group.any(bool(run.strict and maintenance and maintenance.alarm), device)
-                stop = bool(summed[len(_STATS) + 1] > 0)
+                stop = bool(summed[5] > 0)
             elif on_step:
                 on_step(step, config.steps, stats)
             stop_asked = stop_asked or bool(should_stop is not None and should_stop())
