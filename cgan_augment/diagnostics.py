@@ -119,7 +119,7 @@ def write_diversity_plot(log_path: Path, path: Path, classes: Sequence[str]) -> 
 
 def write_timeline_animation(grids: Sequence[Union[str, Path]], path: Union[str, Path],
                              steps: Optional[Sequence[int]] = None, frame_ms: int = 500,
-                             max_frames: int = 60, min_width: int = 160) -> None:
+                             max_frames: int = 40, min_width: int = 160) -> None:
     """An animated GIF of the sample grids over training: one frame per grid PNG (a row per class,
     fixed noise), a caption strip with the step, looping, the last frame held three times as long.
 

@@ -1,15 +1,19 @@
-"""Make the README's pictures in docs/ from a finished demo run (each kept under ~100 KB).
+"""Make the README's pictures in docs/ (each kept under ~100 KB) from a demo run and a GAN fit.
 
     cgan-augment demo --out runs/demo
-    python docs/make_pictures.py runs/demo
+    cgan-augment fit builtin:digits --image-size 16 --imbalance 20 --test-split 0.3 --steps 1000 \
+        --sample-every 250 --out runs/digits-dcgan
+    python docs/make_pictures.py runs/demo runs/digits-dcgan
 
-Writes docs/training_curves.png, docs/samples_over_time.gif, docs/latent_walk.png and
-docs/report.png (the top of report.html as headless Chromium draws it; needs `chromium`).
+Writes docs/report.png (the top of the demo's report.html as headless Chromium draws it; needs
+`chromium`), and from the fit docs/training_curves.png, docs/samples_over_time.gif (its first five
+classes, five samples each) and docs/latent_walk.png.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
 from pathlib import Path
 
 from PIL import Image
@@ -27,41 +31,34 @@ def _small_png(source: Path, target: Path, width: int, colors: int = 64) -> None
         im.quantize(colors=colors, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
 
 
-def main(run: Path) -> None:
+def main(demo: Path, fit: Path) -> None:
+    from cgan_augment import load_generator, write_walk
     from cgan_augment.diagnostics import write_timeline_animation
-    from cgan_augment.walks import write_walk
+    from cgan_augment.images import read_grid, save_grid
     from headless_chromium import Browser
 
-    generator = run / "generator"
-    _small_png(generator / "training_curves.png", HERE / "training_curves.png", width=900)
+    with tempfile.TemporaryDirectory() as tmp:
+        shot = Path(tmp) / "report.png"
+        with Browser() as browser:
+            browser.open(demo / "report.html", width=1100, height=1000).screenshot(shot, full_page=False)
+        _small_png(shot, HERE / "report.png", width=800)
 
-    # The animation: the first five classes and five samples each.
-    frames = []
-    for grid in sorted((generator / "samples").glob("step_*.png")):
-        with Image.open(grid) as im:
-            cell = (im.width - 1) // 10
-            part = im.crop((0, 0, 5 * cell + 1, 5 * cell + 1))
-            frames.append(HERE / f".{grid.name}")
-            part.save(frames[-1])
-    try:
-        write_timeline_animation(frames, HERE / "samples_over_time.gif", min_width=160)  # 16 px digits: twice
-    finally:
-        for f in frames:
-            f.unlink()
+        _small_png(fit / "training_curves.png", HERE / "training_curves.png", width=900)
 
-    walk = write_walk(generator / "model.safetensors", HERE / ".walk.png", n=10, seed=0, device="cpu")[0]
-    with Image.open(walk) as im:
-        im.resize((im.width * 2, im.height * 2), Image.NEAREST).save(HERE / "latent_walk.png", optimize=True)
-    walk.unlink()
+        generator = load_generator(fit / "model.safetensors", device="cpu")
+        k, n, shape = len(generator.classes), 10, (generator.channels, generator.image_size, generator.image_size)
+        frames = []
+        for grid in sorted((fit / "samples").glob("step_*.png")):
+            cells = read_grid(grid, k * n, n, shape, row_labels=generator.classes)
+            part = cells.view(k, n, *shape)[:5, :5].flatten(0, 1)  # five classes, five samples each
+            frames.append(Path(tmp) / grid.name)
+            save_grid(part, frames[-1], nrow=5, row_labels=generator.classes[:5])
+        write_timeline_animation(frames, HERE / "samples_over_time.gif")
 
-    with Browser() as browser:
-        page = browser.open(run / "report.html", width=1100, height=1000)
-        page.screenshot(HERE / ".report.png", full_page=False)
-    _small_png(HERE / ".report.png", HERE / "report.png", width=800)
-    (HERE / ".report.png").unlink()
-    for name in ("training_curves.png", "samples_over_time.gif", "latent_walk.png", "report.png"):
+    write_walk(generator, HERE / "latent_walk.png", n=10, seed=0)
+    for name in ("report.png", "training_curves.png", "samples_over_time.gif", "latent_walk.png"):
         print(f"docs/{name}: {(HERE / name).stat().st_size // 1024} KB")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/demo"))
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/demo"), Path(sys.argv[2] if len(sys.argv) > 2 else "runs/digits-dcgan"))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from ..files import write_text_atomic
-from .gains import verdict_method
+from .gains import verdict_call, verdict_method
 
 __all__ = ["render_report_html", "write_report_html"]
 
@@ -160,13 +160,17 @@ def _gains_table(result: dict) -> str:
             label = f"best baseline ({g['vs']})" if key == "vs_best_baseline" else g["vs"]
             seeds = ", ".join(f"{100 * v:+.1f}" for v in g["per_seed"].values())
             iv = g.get("interval") or {}
-            ci = f"[{100 * iv['low']:+.1f}, {100 * iv['high']:+.1f}]" if iv.get("low") is not None else "–"
+            span = f"[{100 * iv['low']:+.1f}, {100 * iv['high']:+.1f}]" if iv.get("low") is not None else "–"
             rows.append([f"<td>{_e(arm)}</td>", f'<td class="text">{_e(label)}</td>',
-                         f"<td>{100 * g['mean']:+.1f} ± {100 * g['std']:.1f}</td>", f"<td>{seeds}</td>", f"<td>{ci}</td>"])
+                         f"<td>{100 * g['mean']:+.1f} ± {100 * g['std']:.1f}</td>", f"<td>{span}</td>", f"<td>{seeds}</td>",
+                         f'<td class="text">{verdict_call(iv) if iv else ""}</td>'])
     if not rows:
         return "<p>No synthetic arm was compared with a baseline.</p>"
     per = "per pair" if result.get("draws") else "per seed"
-    text = _table(["arm", "over", "gain (points)", per, "95 % interval"], rows, text_columns=(0, 1))
+    confidence = next((g["interval"]["confidence"] for e in gains.values() if isinstance(e, dict)
+                       for k, g in e.items() if k.startswith("vs_") and g and g.get("interval")), 0.95)
+    text = _table(["arm", "over", "gain (points) ± sd", f"{confidence:.0%} interval", per, "call"], rows,
+                  text_columns=(0, 1, 5))
     recovered = gains.get("oracle_gap_recovered") or {}
     if recovered:
         parts = ", ".join(f"{_e(a)} {v * 100:.0f}%" for a, v in recovered.items() if v is not None)
@@ -230,6 +234,11 @@ def _model_folder(result: dict, folder: Path) -> Optional[Path]:
     return None
 
 
+def _generator_name(result: dict) -> str:
+    family = (((result.get("generator") or {}).get("arch")) or {}).get("family")
+    return f"a {family}-family generator" if family else "a generator"
+
+
 def render_report_html(result: dict, folder: Union[str, Path]) -> str:
     """The page for ``result`` (a report dict); figures named in ``result["files"]`` are read from
     ``folder``, the generator's training curves and timeline from its model's folder when present."""
@@ -253,7 +262,7 @@ def render_report_html(result: dict, folder: Union[str, Path]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>Accuracy-gain report: {_e(source)}</title>", f"<style>{_CSS}</style></head><body>",
         "<header><h1>Accuracy-gain report</h1>",
-        f'<p class="sub">Does synthetic data from a class-conditional GAN help a classifier on {_e(source)}, '
+        f'<p class="sub">Does synthetic data from {_e(_generator_name(result))} help a classifier on {_e(source)}, '
         "against honest baselines?</p></header>",
         f'<p class="verdict {_verdict_class(result)}" id="verdict">Verdict: {_e(result["verdict"])}</p>',
         _method(result),
