@@ -10,7 +10,7 @@ The public API is ``__all__``: data (:class:`DataSpec`, :func:`load_data`), fitt
 :class:`CGANAugmentError` (the specific types are in :mod:`cgan_augment.errors`).
 
 Modules, lowest first (each imports only those before it): errors, choices, constraints, files, devices,
-dataspec, data, transforms, models, losses, diffaugment, quality, checkpoint, images, curves, diagnostics, deform,
+dataspec, labeled, folders, arrays, data, transforms, models, losses, diffaugment, quality, checkpoint, images, curves, diagnostics, deform,
 plan, formats, synthetic, sampling, export, walks, report/, train/, pipeline, resampler.
 """
 from importlib import import_module as _import_module
@@ -21,7 +21,10 @@ from ._version import __version__
 # ``import cgan_augment`` and the command line's --help stay light: torch loads only when needed.
 _EXPORTS = {
     "load_generator": "checkpoint", "read_metadata": "checkpoint", "save_generator": "checkpoint",
-    "ArrayImages": "data", "ImageFolderImages": "data", "LabeledSubset": "data", "LoadedData": "data", "class_counts": "data", "load_data": "data",
+    "ArrayImages": "arrays",
+    "LoadedData": "data", "load_data": "data",
+    "ImageFolderImages": "folders",
+    "LabeledSubset": "labeled", "class_counts": "labeled",
     "DataSpec": "dataspec",
     "resolve_device": "devices",
     "CGANAugmentError": "errors", "ConfigError": "errors", "DataError": "errors", "DeviceError": "errors", "ModelFileError": "errors", "OutputDirError": "errors", "TrainingCollapsed": "errors", "TrainingDiverged": "errors", "TrainingInterrupted": "errors", "TrainingWarning": "errors",

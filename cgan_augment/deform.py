@@ -28,7 +28,7 @@ import torch
 
 from .checkpoint import save_generator
 from .constraints import CheckedConfig, Interval
-from .data import _fingerprint, class_counts, dataset_tensors, to_uint8
+from .labeled import _fingerprint, class_counts, dataset_tensors, to_uint8
 from .devices import DeviceLike, resolve_device
 from .errors import ConfigError, DataError, OutputDirError
 from .files import make_dir, write_text_atomic

@@ -31,7 +31,7 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d
 
 from .checkpoint import load_generator
-from .data import ArrayImages
+from .arrays import ArrayImages
 from .errors import ConfigError, DataError
 from .models import FAMILIES, Generator
 from .plan import _is_int, _plain, resolve_sampling_strategy

@@ -13,7 +13,7 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from ..data import class_counts, dataset_tensors, to_uint8
+from ..labeled import class_counts, dataset_tensors, to_uint8
 from ..devices import resolve_device
 from ..errors import DataError
 from ..files import make_dir, write_text_atomic

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..checkpoint import load_checkpoint
-from ..data import _fingerprint, class_counts
+from ..labeled import _fingerprint, class_counts
 from ..diffaugment import diff_augment
 from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
                       TrainingInterrupted)
