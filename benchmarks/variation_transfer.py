@@ -31,8 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from cgan_augment.data import DataSpec, load_data
-from cgan_augment.labeled import long_tailed_indices
 from cgan_augment.deform import DeformConfig, fit_deform_generator
+from cgan_augment.labeled import long_tailed_indices
 from cgan_augment.report import build_classifier
 from cgan_augment.augmentation import Augmentation
 
