@@ -15,7 +15,7 @@ LAYERS = {
          "quality", "checkpoint", "images", "curves", "diagnostics", "deform", "walks", "plan", "formats", "synthetic", "sampling", "export", "report", "train",
          "pipeline", "resampler", "__init__"],
     ("report",): ["config", "arms", "classifiers", "gains", "html", "outputs", "run", "__init__"],
-    ("train",): ["config", "distributed", "sampler", "maintenance", "loop", "__init__"],
+    ("train",): ["config", "distributed", "sampler", "maintenance", "step", "loop", "__init__"],
 }
 
 

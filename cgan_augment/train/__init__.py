@@ -20,8 +20,8 @@ mean logits on real and generated images, for wgan-gp the Wasserstein estimate a
 per-class diversity), ``training_curves.png`` and ``diversity.png`` drawn from it, ``config.json``.
 
 Modules, in import order: ``config`` (:class:`TrainConfig`, :class:`RunSettings`), ``sampler``
-(one real batch per step), ``maintenance`` (grids, logs, checkpoints on a schedule), ``loop``
-(:func:`train_generator`, ``_build``, ``_step``).
+(one real batch per step), ``maintenance`` (grids, logs, checkpoints on a schedule), ``step``
+(``_step``, one optimisation step), ``loop`` (:func:`train_generator`, ``_build``).
 """
 
 from .config import RunSettings, TrainConfig
