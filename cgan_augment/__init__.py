@@ -13,8 +13,7 @@ Modules, lowest first (each imports only those before it): errors, choices, cons
 dataspec, labeled, folders, arrays, data, transforms, models, losses, diffaugment, quality, checkpoint, images, curves, diagnostics, deform,
 plan, formats, synthetic, sampling, export, walks, report/, train/, pipeline, resampler.
 """
-from importlib import import_module as _import_module
-
+from ._lazy import lazy_exports as _lazy_exports
 from ._version import __version__
 
 # Public names -> the module that defines them. They are imported on first use (PEP 562), so that
@@ -54,19 +53,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(_import_module(f".{_EXPORTS[name]}", __name__), name)
-    else:
-        try:
-            value = _import_module(f".{name}", __name__)  # a submodule, e.g. cgan_augment.report
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":
-                raise
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = _lazy_exports(__name__, globals(), _EXPORTS)
