@@ -16,6 +16,8 @@ An arm is a spec string of comma-separated key=value pairs:
   grid=G, pairs=N, minsize=M   registration grid, number of same-class pairs, smallest class pairs come from
   trim=Q                       keep the pairs whose warp is in the smallest Q fraction (Mahalanobis distance)
   regsteps, smooth, sigma      registration steps, smoothness weight, blur of the registration loss
+  warmup=F                     no warps during the first F of the steps (GIT's warm-up)
+  finetune=S                   then S more steps on real images only, training the last layer alone (SYNAuG)
 
   python benchmarks/variation_transfer.py --arms "aug=affine" "aug=strong" "aug=strong,deform=0.5"
 """
@@ -39,7 +41,8 @@ from cgan_augment.report import build_classifier
 from cgan_augment.augmentation import Augmentation
 
 DEFAULTS = {"aug": "affine", "interp": "bilinear", "deform": 0.0, "scope": "rare", "temp": 0.5, "grid": 5, "pairs": 1000,
-            "minsize": 40, "trim": 1.0, "regsteps": 100, "smooth": 1.0, "sigma": 1.5}
+            "minsize": 40, "trim": 1.0, "regsteps": 100, "smooth": 1.0, "sigma": 1.5,
+            "warmup": 0.0, "finetune": 0}
 
 
 def parse_arm(spec: str) -> dict:
@@ -118,12 +121,20 @@ def run(arm: dict, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor, yt: torch
     members = [torch.nonzero(y == c).squeeze(1) for c in range(10)]
     deform_class = (counts < rare_below) if arm["scope"] == "rare" else torch.ones(10, dtype=torch.bool)
     xf = x.float() / 255
-    for _ in range(steps):
+    finetune = arm["finetune"]
+    for step in range(steps + finetune):
+        if step == steps:  # SYNAuG: the last layer alone, on real images only
+            head = list(model.parameters())[-2:]
+            for param in model.parameters():
+                param.requires_grad_(False)
+            for param in head:
+                param.requires_grad_(True)
+            opt = torch.optim.Adam(head, lr=1e-3)
         cls = torch.randint(10, (batch,), generator=gen)
         pick = torch.rand(batch, generator=gen)
         idx = torch.stack([members[c][min(int(p * len(members[c])), len(members[c]) - 1)] for c, p in zip(cls.tolist(), pick.tolist())])
         xb = xf[idx]
-        if deform is not None and arm["deform"] > 0:
+        if deform is not None and arm["deform"] > 0 and arm["warmup"] * steps <= step < steps:
             swap = deform_class[cls] & (torch.rand(batch, generator=gen) < arm["deform"])
             if swap.any():
                 xb = xb.clone()
@@ -157,16 +168,18 @@ def main():
     cache.mkdir(parents=True, exist_ok=True)
     for draw in draws:
         x, y, xt, yt = load_split(args.ir, draw)
+        fitted = {}  # deformation settings -> (model, info), shared by the arms of this draw
         for spec in args.arms:
             arm = parse_arm(spec)
-            deform, info = None, {}
+            deform_key = tuple(arm[k] for k in ("grid", "temp", "pairs", "minsize", "trim", "regsteps", "smooth", "sigma"))
+            deform, info = fitted.get(deform_key, (None, {}))
             for seed in seeds:
                 key = f"ir{args.ir:g}_d{draw}_s{seed}_st{args.steps}_rb{args.rare_below}_" + spec.replace("=", "").replace(",", "_")
                 path = cache / f"{key}.json"
                 if path.exists():
                     continue
                 if arm["deform"] > 0 and deform is None:
-                    deform, info = fit_deformations(x, y, arm, seed=draw)
+                    deform, info = fitted[deform_key] = fit_deformations(x, y, arm, seed=draw)
                     print(f"draw {draw} {spec}: deformations {info}", flush=True)
                 start = time.time()
                 result = run(arm, x, y, xt, yt, seed, deform, args.rare_below, steps=args.steps)
