@@ -9,9 +9,11 @@ The public API is ``__all__``: data (:class:`DataSpec`, :func:`load_data`), fitt
 :class:`DataSpec` and a model file, :func:`run_demo`). Every error a user can fix is a
 :class:`CGANAugmentError` (the specific types are in :mod:`cgan_augment.errors`).
 
-Modules, lowest first (each imports only those before it): errors, choices, constraints, files, devices,
-dataspec, labeled, folders, arrays, data, transforms, models, losses, diffaugment, quality, checkpoint, images, curves, diagnostics, deform,
-plan, formats, synthetic, sampling, export, walks, report/, train/, pipeline, resampler.
+Modules, lowest first (each imports only those before it; tests/test_layout.py holds the order):
+_lazy, choices, errors, constraints, dataspec, files, devices, labeled, folders, arrays, data,
+transforms, augmentation, models, losses, diffaugment, quality, checkpoint, images, curves,
+diagnostics, deform, walks, plan, formats, synthetic, sampling, export, report/, train/, pipeline,
+resampler.
 """
 from ._lazy import lazy_exports as _lazy_exports
 from ._version import __version__

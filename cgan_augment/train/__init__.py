@@ -19,7 +19,8 @@ Files written to ``out`` (rank 0 only, each atomically): ``model.safetensors`` (
 mean logits on real and generated images, for wgan-gp the Wasserstein estimate and the penalty,
 per-class diversity), ``training_curves.png`` and ``diversity.png`` drawn from it, ``config.json``.
 
-Modules, in import order: ``config`` (:class:`TrainConfig`, :class:`RunSettings`), ``sampler``
+Modules, in import order: ``config`` (:class:`TrainConfig`, :class:`RunSettings`), ``distributed``
+(process group, DDP wrapping, rank-0 writes, all-reduced stop flags under torchrun), ``sampler``
 (one real batch per step), ``maintenance`` (grids, logs, checkpoints on a schedule), ``step``
 (``_step``, one optimisation step), ``loop`` (:func:`train_generator`, ``_build``).
 """

@@ -25,8 +25,8 @@ def _step(nets: _Nets, config: TrainConfig, step: int, x: torch.Tensor, y: torch
     EMA update. Noise, DiffAugment and penalty numbers are drawn on the device from
     ``(config.seed, step)`` for the global batch and sliced by ``shard=(rank, world)``, so the
     processes together do what one process does; dropout draws from ``(seed, step, rank)``.
-    Returns the losses and mean logits as a device tensor [loss_d, loss_g, d_real, d_fake] (no
-    synchronisation with the device)."""
+    Returns the losses, mean logits and penalty as one device tensor ordered as ``_STATS``
+    [loss_d, loss_g, d_real, d_fake, gp] (no synchronisation with the device)."""
     G, D, device = nets.G, nets.D, x.device
     rank, world = shard
     rng = torch.Generator(device=device).manual_seed(_step_seed(config.seed, step))
