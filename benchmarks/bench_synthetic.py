@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from cgan_augment import ArrayImages, SyntheticDataset, resolve_device
-from cgan_augment.data import long_tailed_indices
+from cgan_augment.labeled import long_tailed_indices
 from cgan_augment.models import build_generator
 
 

@@ -7,12 +7,17 @@ long-tail draws; each run's result is cached as JSON under --cache, so the scrip
 
 An arm is a spec string of comma-separated key=value pairs:
   aug=affine|strong|none       the batched augmentation on every item (strong = elastic, then affine)
+  aug=strong1                  elastic and affine in one resampling (one grid_sample instead of two)
+  aug=tv                       torchvision's v2.RandomAffine item by item (REFERENCE.md's classic-aug)
+  interp=bilinear|nearest      grid_sample's interpolation for the batched augmentations
   deform=P                     probability that an item of a deform class is replaced by a learned warp of itself
   scope=rare|all               deform classes: those with under --rare-below images, or all
   temp=T                       temperature of the warp distribution
   grid=G, pairs=N, minsize=M   registration grid, number of same-class pairs, smallest class pairs come from
   trim=Q                       keep the pairs whose warp is in the smallest Q fraction (Mahalanobis distance)
   regsteps, smooth, sigma      registration steps, smoothness weight, blur of the registration loss
+  warmup=F                     no warps during the first F of the steps (GIT's warm-up)
+  finetune=S                   then S more steps on real images only, training the last layer alone (SYNAuG)
 
   python benchmarks/variation_transfer.py --arms "aug=affine" "aug=strong" "aug=strong,deform=0.5"
 """
@@ -30,13 +35,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cgan_augment.data import DataSpec, load_data, long_tailed_indices
+from cgan_augment.data import DataSpec, load_data
 from cgan_augment.deform import DeformConfig, fit_deform_generator
+from cgan_augment.labeled import long_tailed_indices
 from cgan_augment.report import build_classifier
 from cgan_augment.augmentation import Augmentation
 
-DEFAULTS = {"aug": "affine", "deform": 0.0, "scope": "rare", "temp": 0.5, "grid": 5, "pairs": 1000,
-            "minsize": 40, "trim": 1.0, "regsteps": 100, "smooth": 1.0, "sigma": 1.5}
+DEFAULTS = {"aug": "affine", "interp": "bilinear", "deform": 0.0, "scope": "rare", "temp": 0.5, "grid": 5, "pairs": 1000,
+            "minsize": 40, "trim": 1.0, "regsteps": 100, "smooth": 1.0, "sigma": 1.5,
+            "warmup": 0.0, "finetune": 0}
 
 
 def parse_arm(spec: str) -> dict:
@@ -69,6 +76,39 @@ def fit_deformations(x: torch.Tensor, y: torch.Tensor, arm: dict, seed: int):
     return g, {"fit_s": round(time.time() - start, 1), "registration_error": round(g.metadata["registration_error"], 5)}
 
 
+def _augmentation(name: str, mode: str):
+    """The batched augmentation of an arm: a callable (x, gen) -> x, or None."""
+    from cgan_augment.transforms import affine_params, elastic_displacement, random_affine, warp
+
+    plain, strong = Augmentation(), Augmentation.strong()
+    if name == "none":
+        return None
+    if name == "affine":
+        return lambda x, gen: random_affine(x, gen, plain.degrees, plain.translate, plain.scale, mode=mode)
+    if name == "strong":
+        def two_resamplings(x, gen):
+            n, _, h, w = x.shape
+            x = warp(x, elastic_displacement(n, h, w, gen, x.device, strong.elastic_alpha, strong.elastic_sigma), mode=mode)
+            return random_affine(x, gen, plain.degrees, plain.translate, plain.scale, mode=mode)
+        return two_resamplings
+    if name == "strong1":
+        def one_resampling(x, gen):
+            n, _, h, w = x.shape
+            field = elastic_displacement(n, h, w, gen, x.device, strong.elastic_alpha, strong.elastic_sigma)
+            return warp(x, field, affine_params(n, gen, x.device, plain.degrees, plain.translate, plain.scale), mode=mode)
+        return one_resampling
+    if name == "tv":
+        from torchvision.transforms import v2
+
+        tv = v2.RandomAffine(degrees=plain.degrees, translate=(plain.translate,) * 2,
+                             scale=(1 - plain.scale, 1 + plain.scale))
+
+        def per_item(x, gen):  # torchvision draws from torch's global generator, seeded by run()
+            return torch.stack([tv(item) for item in x])
+        return per_item
+    raise SystemExit(f"unknown aug {name!r}")
+
+
 def run(arm: dict, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor, yt: torch.Tensor, seed: int,
         deform, rare_below: int, steps: int = 1500, batch: int = 64) -> dict:
     from sklearn.metrics import balanced_accuracy_score, recall_score
@@ -77,17 +117,25 @@ def run(arm: dict, x: torch.Tensor, y: torch.Tensor, xt: torch.Tensor, yt: torch
     gen = torch.Generator().manual_seed(seed)
     model = build_classifier("cnn", 1, 28, 10)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    augment = {"affine": Augmentation(), "strong": Augmentation.strong(), "none": None}[arm["aug"]]
+    augment = _augmentation(arm["aug"], arm["interp"])
     counts = torch.bincount(y, minlength=10)
     members = [torch.nonzero(y == c).squeeze(1) for c in range(10)]
     deform_class = (counts < rare_below) if arm["scope"] == "rare" else torch.ones(10, dtype=torch.bool)
     xf = x.float() / 255
-    for _ in range(steps):
+    finetune = arm["finetune"]
+    for step in range(steps + finetune):
+        if step == steps:  # SYNAuG: the last layer alone, on real images only
+            head = list(model.parameters())[-2:]
+            for param in model.parameters():
+                param.requires_grad_(False)
+            for param in head:
+                param.requires_grad_(True)
+            opt = torch.optim.Adam(head, lr=1e-3)
         cls = torch.randint(10, (batch,), generator=gen)
         pick = torch.rand(batch, generator=gen)
         idx = torch.stack([members[c][min(int(p * len(members[c])), len(members[c]) - 1)] for c, p in zip(cls.tolist(), pick.tolist())])
         xb = xf[idx]
-        if deform is not None and arm["deform"] > 0:
+        if deform is not None and arm["deform"] > 0 and arm["warmup"] * steps <= step < steps:
             swap = deform_class[cls] & (torch.rand(batch, generator=gen) < arm["deform"])
             if swap.any():
                 xb = xb.clone()
@@ -121,16 +169,18 @@ def main():
     cache.mkdir(parents=True, exist_ok=True)
     for draw in draws:
         x, y, xt, yt = load_split(args.ir, draw)
+        fitted = {}  # deformation settings -> (model, info), shared by the arms of this draw
         for spec in args.arms:
             arm = parse_arm(spec)
-            deform, info = None, {}
+            deform_key = tuple(arm[k] for k in ("grid", "temp", "pairs", "minsize", "trim", "regsteps", "smooth", "sigma"))
+            deform, info = fitted.get(deform_key, (None, {}))
             for seed in seeds:
                 key = f"ir{args.ir:g}_d{draw}_s{seed}_st{args.steps}_rb{args.rare_below}_" + spec.replace("=", "").replace(",", "_")
                 path = cache / f"{key}.json"
                 if path.exists():
                     continue
                 if arm["deform"] > 0 and deform is None:
-                    deform, info = fit_deformations(x, y, arm, seed=draw)
+                    deform, info = fitted[deform_key] = fit_deformations(x, y, arm, seed=draw)
                     print(f"draw {draw} {spec}: deformations {info}", flush=True)
                 start = time.time()
                 result = run(arm, x, y, xt, yt, seed, deform, args.rare_below, steps=args.steps)

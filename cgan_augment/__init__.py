@@ -9,19 +9,23 @@ The public API is ``__all__``: data (:class:`DataSpec`, :func:`load_data`), fitt
 :class:`DataSpec` and a model file, :func:`run_demo`). Every error a user can fix is a
 :class:`CGANAugmentError` (the specific types are in :mod:`cgan_augment.errors`).
 
-Modules, lowest first (each imports only those before it): errors, choices, constraints, files, devices,
-dataspec, data, transforms, models, losses, diffaugment, quality, checkpoint, images, curves, diagnostics, deform,
-plan, formats, synthetic, sampling, export, walks, report/, train/, pipeline, resampler.
+Modules, lowest first (each imports only those before it; tests/test_layout.py holds the order):
+_lazy, choices, errors, constraints, dataspec, files, devices, labeled, folders, arrays, data,
+transforms, augmentation, models, losses, diffaugment, quality, checkpoint, images, curves,
+diagnostics, deform, walks, plan, formats, synthetic, sampling, export, report/, train/, pipeline,
+resampler.
 """
-from importlib import import_module as _import_module
-
+from ._lazy import lazy_exports as _lazy_exports
 from ._version import __version__
 
 # Public names -> the module that defines them. They are imported on first use (PEP 562), so that
 # ``import cgan_augment`` and the command line's --help stay light: torch loads only when needed.
 _EXPORTS = {
     "load_generator": "checkpoint", "read_metadata": "checkpoint", "save_generator": "checkpoint",
-    "ArrayImages": "data", "ImageFolderImages": "data", "LabeledSubset": "data", "LoadedData": "data", "class_counts": "data", "load_data": "data",
+    "ArrayImages": "arrays",
+    "LoadedData": "data", "load_data": "data",
+    "ImageFolderImages": "folders",
+    "LabeledSubset": "labeled", "class_counts": "labeled",
     "DataSpec": "dataspec",
     "resolve_device": "devices",
     "CGANAugmentError": "errors", "ConfigError": "errors", "DataError": "errors", "DeviceError": "errors", "ModelFileError": "errors", "OutputDirError": "errors", "TrainingCollapsed": "errors", "TrainingDiverged": "errors", "TrainingInterrupted": "errors", "TrainingWarning": "errors",
@@ -51,19 +55,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(_import_module(f".{_EXPORTS[name]}", __name__), name)
-    else:
-        try:
-            value = _import_module(f".{name}", __name__)  # a submodule, e.g. cgan_augment.report
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":
-                raise
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    globals()[name] = value
-    return value
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = _lazy_exports(__name__, globals(), _EXPORTS)

@@ -28,11 +28,11 @@ import torch
 
 from .checkpoint import save_generator
 from .constraints import CheckedConfig, Interval
-from .data import _fingerprint, class_counts, dataset_tensors, to_uint8
 from .devices import DeviceLike, resolve_device
 from .errors import ConfigError, DataError, OutputDirError
 from .files import make_dir, write_text_atomic
 from .images import save_grid
+from .labeled import _fingerprint, class_counts, dataset_tensors, to_uint8
 from .models import DeformGenerator
 from .transforms import gaussian_blur, warp_by_params
 

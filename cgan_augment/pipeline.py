@@ -12,10 +12,12 @@ from typing import Callable, Optional, Union
 import torch
 
 from .checkpoint import load_generator, read_metadata
-from .data import DataSpec, _fingerprint, load_data
+from .data import load_data
+from .dataspec import DataSpec
 from .devices import resolve_device
 from .errors import ConfigError, DataError
 from .files import check_output_folder, make_dir, write_manifest
+from .labeled import _fingerprint
 from .report import SYNTHETIC_ARMS, Progress, ReportConfig, run_report
 from .report.outputs import _write_outputs
 from .report.run import _check_compatible, pool_reports

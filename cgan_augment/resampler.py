@@ -30,8 +30,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d
 
+from .arrays import ArrayImages
 from .checkpoint import load_generator
-from .data import ArrayImages
 from .errors import ConfigError, DataError
 from .models import FAMILIES, Generator
 from .plan import _is_int, _plain, resolve_sampling_strategy

@@ -11,11 +11,11 @@ ROOT = pathlib.Path(cgan_augment.__file__).parent
 # never one after it. ``train`` sits above ``report``: the report never trains a generator, and
 # ``pipeline`` is the one module that imports both.
 LAYERS = {
-    (): ["_version", "choices", "errors", "constraints", "dataspec", "files", "devices", "data", "transforms", "augmentation", "models", "losses", "diffaugment",
+    (): ["_lazy", "_version", "choices", "errors", "constraints", "dataspec", "files", "devices", "labeled", "folders", "arrays", "data", "transforms", "augmentation", "models", "losses", "diffaugment",
          "quality", "checkpoint", "images", "curves", "diagnostics", "deform", "walks", "plan", "formats", "synthetic", "sampling", "export", "report", "train",
          "pipeline", "resampler", "__init__"],
     ("report",): ["config", "arms", "classifiers", "gains", "html", "outputs", "run", "__init__"],
-    ("train",): ["config", "distributed", "sampler", "maintenance", "loop", "__init__"],
+    ("train",): ["config", "distributed", "sampler", "maintenance", "step", "loop", "__init__"],
 }
 
 

@@ -180,7 +180,7 @@ def _model_file_recording(spec, out):
     """A model file whose metadata says it was fitted on ``spec``'s training split, as ``fit`` records
     it, written from an untrained generator: the split check reads the metadata only."""
     from cgan_augment.checkpoint import save_generator
-    from cgan_augment.data import _fingerprint, class_counts
+    from cgan_augment.labeled import _fingerprint, class_counts
     from cgan_augment.models import build_generator
 
     train = load_data(spec).train
@@ -273,7 +273,7 @@ def test_strong_arms_with_a_deform_generator(split):
     """strong-aug is a baseline; synthetic+strong-aug mixes a deform model's variants only into
     the classes under synthetic_below, through the public ClassBalancedSampler."""
     from cgan_augment.deform import DeformConfig, fit_deform_generator
-    from cgan_augment.data import dataset_tensors
+    from cgan_augment.labeled import dataset_tensors
     from cgan_augment.report.arms import _arm_data
 
     images, labels = dataset_tensors(split.train)

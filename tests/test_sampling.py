@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from cgan_augment.data import ArrayImages, DataSpec, load_data
+from cgan_augment.arrays import ArrayImages
+from cgan_augment.data import DataSpec, load_data
 from cgan_augment.deform import DeformConfig, fit_deform_generator
 from cgan_augment.errors import ConfigError
 from cgan_augment.sampling import BatchMixer, ClassBalancedSampler, by_class_size

@@ -52,7 +52,7 @@ def test_fit_writes_model_samples_log_and_generates_requested_classes(digits, tm
 @pytest.fixture(scope="module")
 def dark_and_bright():
     """Two classes a generator can learn in a few steps: dark 8×8 images and bright ones."""
-    from cgan_augment.data import ArrayImages
+    from cgan_augment.arrays import ArrayImages
 
     g = torch.Generator().manual_seed(0)
     dark = torch.randint(0, 40, (64, 1, 8, 8), generator=g)

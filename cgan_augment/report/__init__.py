@@ -35,6 +35,7 @@ verdict), ``html`` (report.html, one self-contained page), ``outputs`` (report.j
 report.html, figures), ``run`` (:func:`run_report`, run cache).
 """
 
+from .._lazy import lazy_exports as _lazy_exports
 from .config import ARMS, BASELINE_ARMS, CLASSIFIERS, METRICS, SYNTHETIC_ARMS, Progress, ReportConfig
 
 _EXPORTS = {"build_classifier": "classifiers", "format_table": "outputs", "run_report": "run"}
@@ -43,12 +44,5 @@ __all__ = ["ReportConfig", "run_report", "format_table", "build_classifier", "AR
            "CLASSIFIERS", "METRICS", "Progress"]
 
 
-def __getattr__(name: str):
-    """Names of the heavy modules are imported on first use (PEP 562): the settings stay light."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
+# Names of the heavy modules are imported on first use (PEP 562): the settings stay light.
+__getattr__, __dir__ = _lazy_exports(__name__, globals(), _EXPORTS)

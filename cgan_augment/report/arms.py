@@ -10,7 +10,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..data import ArrayImages, to_uint8
+from ..arrays import ArrayImages
+from ..labeled import to_uint8
 from ..sampling import ClassBalancedSampler
 from ..synthetic import SyntheticDataset
 from ..augmentation import Augmentation

@@ -13,10 +13,10 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from ..data import class_counts, dataset_tensors, to_uint8
 from ..devices import resolve_device
 from ..errors import DataError
 from ..files import make_dir, write_text_atomic
+from ..labeled import class_counts, dataset_tensors, to_uint8
 from ..quality import per_class_quality
 from .arms import _arm_data, _Skip
 from .classifiers import _metrics, _predict, _train_classifier

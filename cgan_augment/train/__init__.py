@@ -19,11 +19,13 @@ Files written to ``out`` (rank 0 only, each atomically): ``model.safetensors`` (
 mean logits on real and generated images, for wgan-gp the Wasserstein estimate and the penalty,
 per-class diversity), ``training_curves.png`` and ``diversity.png`` drawn from it, ``config.json``.
 
-Modules, in import order: ``config`` (:class:`TrainConfig`, :class:`RunSettings`), ``sampler``
-(one real batch per step), ``maintenance`` (grids, logs, checkpoints on a schedule), ``loop``
-(:func:`train_generator`, ``_build``, ``_step``).
+Modules, in import order: ``config`` (:class:`TrainConfig`, :class:`RunSettings`), ``distributed``
+(process group, DDP wrapping, rank-0 writes, all-reduced stop flags under torchrun), ``sampler``
+(one real batch per step), ``maintenance`` (grids, logs, checkpoints on a schedule), ``step``
+(``_step``, one optimisation step), ``loop`` (:func:`train_generator`, ``_build``).
 """
 
+from .._lazy import lazy_exports as _lazy_exports
 from .config import RunSettings, TrainConfig
 
 _EXPORTS = {"train_generator": "loop"}
@@ -31,12 +33,5 @@ _EXPORTS = {"train_generator": "loop"}
 __all__ = ["TrainConfig", "RunSettings", "train_generator"]
 
 
-def __getattr__(name: str):
-    """Names of the heavy modules are imported on first use (PEP 562): the settings stay light."""
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-    globals()[name] = value
-    return value
+# Names of the heavy modules are imported on first use (PEP 562): the settings stay light.
+__getattr__, __dir__ = _lazy_exports(__name__, globals(), _EXPORTS)
