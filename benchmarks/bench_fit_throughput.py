@@ -13,7 +13,7 @@ CPU part (the default):
   ``on_step`` callback at step ``--warmup`` to step ``--warmup + --window``. The sides take turns
   (A B C … then … C B A) for ``--repeats`` rounds; the ratio fit/plain of each round and its
   median are reported. Also in the rotation: the fit with its maintenance off (intervals larger
-  than the run), the fit's own ``_build``/``_step`` and DataLoader driven without read-backs or
+  than the run), the fit's own ``_build``/``_step`` (loop.py, step.py) and DataLoader driven without read-backs or
   files (``fit step``), and the plain loop without EMA and mode-seeking (what those cost).
   Afterwards one fit with a grid and checkpoint every 10 steps measures what one of those
   events costs, which gives the long-run cost at the default schedule (one every 500 steps).
@@ -53,11 +53,12 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from cgan_augment import DataSpec, SyntheticDataset, load_data
-from cgan_augment.data import dataset_tensors
+from cgan_augment.labeled import dataset_tensors
 from cgan_augment.diffaugment import diff_augment
 from cgan_augment.models import build_discriminator, build_generator
 from cgan_augment.train import RunSettings, TrainConfig, train_generator
-from cgan_augment.train.loop import _build, _distribute, _step
+from cgan_augment.train.loop import _build, _distribute
+from cgan_augment.train.step import _step
 from cgan_augment.train.sampler import _StepBatchSampler
 
 NEVER = 10**9  # an interval longer than any run here: that maintenance never happens
