@@ -28,9 +28,10 @@ resized), fp32 and bf16, for the fit, the plain loop, and the fit step and plain
 D compiled (``torch.compile``; the library has no compile option: this is the measurement that
 would justify one), and ``SyntheticDataset`` pool generation in samples/s.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_fit_throughput.py                  # 2-core CPU: ~6 minutes
+    OMP_NUM_THREADS=1 python benchmarks/bench_fit_throughput.py --compile        # 2-core CPU: about 6 minutes
     OMP_NUM_THREADS=1 python benchmarks/bench_fit_throughput.py --skip-torchrun --repeats 3
-    python benchmarks/bench_fit_throughput.py --gpu-suite                        # one CUDA GPU: ~8 minutes
+    python benchmarks/bench_fit_throughput.py --gpu-suite --gpu-sizes 28 32      # one CUDA GPU (not yet timed there)
+    python benchmarks/bench_fit_throughput.py --gpu-suite --gpu-sizes 64
 """
 
 from __future__ import annotations
