@@ -89,9 +89,13 @@ def test_reports_of_several_draws_pool_into_seed_draw_pairs():
                          [str(i) for i in range(5)])
         for arm in rep["arms"]:  # the runs of draw r carry seed r
             rep["arms"][arm]["runs"] = {str(r): rep["arms"][arm]["runs"]["0"]}
-        rep.update(data={"seed": r, "classes": [str(i) for i in range(5)]}, versions={}, device="cpu", wall_seconds=1.0)
+        rep.update(data={"seed": r, "classes": [str(i) for i in range(5)]}, versions={}, device="cpu", wall_seconds=1.0,
+                   generator={"arch": {"family": "deform"}, "step": 0})
         reports.append(rep)
     pooled = pool_reports(reports, config, label="quick demo")
+    assert pooled["generator"] == {"arch": {"family": "deform"}}  # each pair's own generator; the family they share
+    reports[1]["generator"] = {"arch": {"family": "dcgan"}}
+    assert pool_reports(reports, config)["generator"] is None
     assert pooled["seeds"] == ["(0, 0)", "(1, 1)", "(2, 2)"] and pooled["draws"] == [0, 1, 2]
     assert pooled["comparison"]["differences"] == pytest.approx({"(0, 0)": 0.02, "(1, 1)": 0.03, "(2, 2)": 0.025})
     assert pooled["verdict"] == ("[quick demo] synthetic data helped: synthetic+strong-aug vs strong-aug, +2.5 points of "

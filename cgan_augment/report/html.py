@@ -295,7 +295,8 @@ def render_report_html(result: dict, folder: Union[str, Path]) -> str:
     parts += ["<h2>Settings and versions</h2>", '<div class="cols"><div>', "<h3>Report</h3>", _settings(cfg),
               "<h3>Data</h3>", _settings({k: v for k, v in data.items() if k not in ("classes", "train_counts", "test_counts", "oracle_counts")})]
     if generator:
-        parts += ["<h3>Generator</h3>", _settings({"step": generator.get("step"), **(generator.get("arch") or {}),
+        step = {"step": generator["step"]} if generator.get("step") is not None else {}
+        parts += ["<h3>Generator</h3>", _settings({**step, **(generator.get("arch") or {}),
                                                    **(generator.get("train_config") or {})})]
     parts += ["</div><div>", "<h3>Versions</h3>", _settings(dict(result.get("versions") or {}, device=result.get("device"))),
               "</div></div>",

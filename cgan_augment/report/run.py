@@ -152,8 +152,11 @@ def pool_reports(reports: list, config: ReportConfig, label: str = "") -> dict:
                         first["data"]["classes"], unit=PAIRED_DRAWS)
     if label:
         pooled["verdict"] = f"[{label}] {pooled['verdict']}"
+    # each pair fits its own generator: the pooled report keeps only what they share, their family
+    families = {(((r.get("generator") or {}).get("arch")) or {}).get("family") for r in reports}
+    shared = {"arch": {"family": families.pop()}} if len(families) == 1 and None not in families else None
     pooled.update(seeds=sorted({k for runs in results.values() for k in runs}), draws=draws, label=label,
-                  data=dict(first["data"], seed=None), generator=None, versions=first["versions"], device=first["device"],
+                  data=dict(first["data"], seed=None), generator=shared, versions=first["versions"], device=first["device"],
                   wall_seconds=round(sum(r["wall_seconds"] for r in reports), 1))
     return pooled
 
