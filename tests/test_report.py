@@ -100,6 +100,9 @@ def test_report_files_hold_the_numbers(full_report):
     assert ("How the verdict is made: it compares the recommended pipeline, `synthetic+strong-aug`, with the best "
             "baseline of its kind") in md and "95 % Student-t interval (n − 1 = 1 degree of freedom)" in md
     assert "so the interval covers the classifier's randomness, not which images the long tail kept." in md
+    for arm, over in (("synthetic+aug", "classic-aug"), ("synthetic+strong-aug", "strong-aug")):  # whichever baseline is best
+        g = result["gains"][arm][f"vs_{over.replace('-', '_')}"]
+        assert f"| {arm} | {over} | {g['mean'] * 100:+.1f} ± {g['std'] * 100:.1f} |" in md, arm
     for arm, entry in result["arms"].items():
         bacc = entry["balanced_accuracy"]
         assert f"| {arm} | {bacc['mean']:.3f} ± {bacc['std']:.3f}" in md, arm

@@ -66,7 +66,7 @@ def _markdown(result: dict) -> str:
     for arm in SYNTHETIC_ARMS:
         if arm in gains:
             for key, label in (("vs_real", "real"), ("vs_best_baseline", f"best baseline ({gains['best_baseline']})"),
-                               ("vs_classic_aug", "classic-aug")):
+                               ("vs_classic_aug", "classic-aug"), ("vs_strong_aug", "strong-aug")):
                 g = gains[arm].get(key)
                 if g:
                     iv = g["interval"]
