@@ -7,7 +7,6 @@ long-tail draws; each run's result is cached as JSON under --cache, so the scrip
 
 An arm is a spec string of comma-separated key=value pairs:
   aug=affine|strong|none       the batched augmentation on every item (strong = elastic, then affine)
-  aug=strong1                  elastic and affine in one resampling (one grid_sample instead of two)
   aug=tv                       torchvision's v2.RandomAffine item by item (REFERENCE.md's classic-aug)
   interp=bilinear|nearest      grid_sample's interpolation for the batched augmentations
   deform=P                     probability that an item of a deform class is replaced by a learned warp of itself
@@ -78,25 +77,12 @@ def fit_deformations(x: torch.Tensor, y: torch.Tensor, arm: dict, seed: int):
 
 def _augmentation(name: str, mode: str):
     """The batched augmentation of an arm: a callable (x, gen) -> x, or None."""
-    from cgan_augment.transforms import affine_params, elastic_displacement, random_affine, warp
-
     plain, strong = Augmentation(), Augmentation.strong()
     if name == "none":
         return None
-    if name == "affine":
-        return lambda x, gen: random_affine(x, gen, plain.degrees, plain.translate, plain.scale, mode=mode)
-    if name == "strong":
-        def two_resamplings(x, gen):
-            n, _, h, w = x.shape
-            x = warp(x, elastic_displacement(n, h, w, gen, x.device, strong.elastic_alpha, strong.elastic_sigma), mode=mode)
-            return random_affine(x, gen, plain.degrees, plain.translate, plain.scale, mode=mode)
-        return two_resamplings
-    if name == "strong1":
-        def one_resampling(x, gen):
-            n, _, h, w = x.shape
-            field = elastic_displacement(n, h, w, gen, x.device, strong.elastic_alpha, strong.elastic_sigma)
-            return warp(x, field, affine_params(n, gen, x.device, plain.degrees, plain.translate, plain.scale), mode=mode)
-        return one_resampling
+    if name in ("affine", "strong"):
+        augment = plain if name == "affine" else strong
+        return lambda x, gen: augment(x, gen, mode=mode)
     if name == "tv":
         from torchvision.transforms import v2
 

@@ -44,10 +44,11 @@ class Augmentation(CheckedConfig):
         the affine alone on long-tailed MNIST at imbalance 100 (shared/REFERENCE.md)."""
         return cls(**{"elastic_alpha": STRONG_ELASTIC_ALPHA, **overrides})
 
-    def __call__(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, gen: torch.Generator, mode: str = "bilinear") -> torch.Tensor:
+        """``mode``: ``grid_sample``'s interpolation of both resamplings (bilinear or nearest)."""
         from .transforms import elastic_displacement, random_affine, warp
 
         if self.elastic_alpha > 0:
             n, _, h, w = x.shape
-            x = warp(x, elastic_displacement(n, h, w, gen, x.device, self.elastic_alpha, self.elastic_sigma))
-        return random_affine(x, gen, self.degrees, self.translate, self.scale, self.flips)
+            x = warp(x, elastic_displacement(n, h, w, gen, x.device, self.elastic_alpha, self.elastic_sigma), mode=mode)
+        return random_affine(x, gen, self.degrees, self.translate, self.scale, self.flips, mode=mode)

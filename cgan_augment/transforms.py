@@ -14,7 +14,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-__all__ = ["random_affine", "affine_params", "elastic_displacement", "warp", "warp_by_params", "gaussian_blur"]
+__all__ = ["random_affine", "elastic_displacement", "warp", "warp_by_params", "gaussian_blur"]
 
 _IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
 
@@ -53,24 +53,18 @@ def warp_by_params(x: torch.Tensor, params: torch.Tensor, grid: int) -> torch.Te
     return warp(x, F.interpolate(ctrl, size=x.shape[-2:], mode="bicubic", align_corners=True), theta)
 
 
-def affine_params(n: int, gen: torch.Generator, device, degrees: float = 10.0, translate: float = 0.1,
-                  scale: float = 0.1, flips: bool = False) -> torch.Tensor:
-    """N×2×3 random affines (output -> input, normalised coordinates) with the parameters of
-    :func:`random_affine`."""
-    angle = _uniform(n, -degrees, degrees, gen, device) * (math.pi / 180)
-    s = _uniform(n, 1 - scale, 1 + scale, gen, device)
-    tx, ty = (_uniform(n, -translate, translate, gen, device) * 2 for _ in range(2))  # fraction of side -> [-1, 1] units
-    cos, sin = torch.cos(angle) / s, torch.sin(angle) / s  # the grid maps output to input: inverse scale
-    flip = torch.where(torch.rand(n, generator=gen, device=device) < 0.5, -1.0, 1.0) if flips else torch.ones(n, device=device)
-    return torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
-
-
 def random_affine(x: torch.Tensor, gen: torch.Generator, degrees: float = 10.0, translate: float = 0.1,
                   scale: float = 0.1, flips: bool = False, mode: str = "bilinear") -> torch.Tensor:
     """A random affine per item: rotation in ±``degrees``, shift up to ``translate`` of the side,
     scale in 1 ± ``scale``, and a horizontal flip with probability 1/2 when ``flips``
     (the parameters of ``torchvision.transforms.v2.RandomAffine``)."""
-    theta = affine_params(len(x), gen, x.device, degrees, translate, scale, flips)
+    n, device = len(x), x.device
+    angle = _uniform(n, -degrees, degrees, gen, device) * (math.pi / 180)
+    s = _uniform(n, 1 - scale, 1 + scale, gen, device)
+    tx, ty = (_uniform(n, -translate, translate, gen, device) * 2 for _ in range(2))  # fraction of side -> [-1, 1] units
+    cos, sin = torch.cos(angle) / s, torch.sin(angle) / s  # the grid maps output to input: inverse scale
+    flip = torch.where(torch.rand(n, generator=gen, device=device) < 0.5, -1.0, 1.0) if flips else torch.ones(n, device=device)
+    theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
     return F.grid_sample(x, F.affine_grid(theta, x.shape, align_corners=False), mode=mode,
                          padding_mode="zeros", align_corners=False)
 
