@@ -1,7 +1,9 @@
 """cgan-augment: rebalance imbalanced image classification datasets with a class-conditional GAN.
 
 The public API is ``__all__``: data (:class:`DataSpec`, :func:`load_data`), fitting
-(:class:`TrainConfig`, :class:`RunSettings`, :func:`train_generator`), the model
+(:func:`fit_generator` with a family's recipe: :class:`DeformConfig`, the recommended family, or
+:class:`TrainConfig` for the GAN families; :class:`RunSettings`; :func:`train_generator`, the GAN
+loop; :func:`register_family`), the model
 (:class:`Generator`, :func:`load_generator`), using it (:class:`SyntheticDataset`,
 :func:`synthetic_plan`, :class:`ClassBalancedSampler`, :class:`BatchMixer`, :class:`Augmentation`,
 :class:`CGANOverSampler`) and measuring it
@@ -39,7 +41,8 @@ _EXPORTS = {
     "format_plan": "mixing.strategy", "synthetic_plan": "mixing.strategy",
     "BatchMixer": "mixing.samplers", "ClassBalancedSampler": "mixing.samplers", "by_class_size": "mixing.samplers",
     "SyntheticDataset": "mixing.synthetic",
-    "RunSettings": "train", "TrainConfig": "train", "train_generator": "train",
+    "RunSettings": "train", "TrainConfig": "train", "train_generator": "train", "fit_generator": "train",
+    "register_family": "train", "DeformConfig": "generators.deform_config", "fit_deform": "generators.deform",
     "latent_grid": "generators.walks", "latent_walk": "generators.walks", "write_walk": "generators.walks",
 }
 
@@ -49,7 +52,7 @@ _EXPORTS = {
 __all__ = [
     "__version__",
     "DataSpec", "load_data",
-    "TrainConfig", "RunSettings", "train_generator",
+    "fit_generator", "DeformConfig", "TrainConfig", "RunSettings", "train_generator", "register_family",
     "Generator", "load_generator",
     "SyntheticDataset", "synthetic_plan", "ClassBalancedSampler", "BatchMixer", "Augmentation", "CGANOverSampler",
     "ReportConfig", "run_report", "report_from_spec", "run_demo",

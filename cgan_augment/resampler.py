@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping
-from dataclasses import fields
+from dataclasses import fields, replace
 from os import PathLike
 from typing import Callable
 
@@ -32,10 +32,11 @@ from sklearn.utils.validation import check_array, check_consistent_length, check
 
 from .data.arrays import ArrayImages
 from .generators.model_file import load_generator
-from .errors import ConfigError, DataError
-from .generators.networks import FAMILIES, Generator
+from .errors import CGANAugmentError, ConfigError, DataError
+from .generators.networks import Generator
 from .mixing.strategy import _is_int, _plain, resolve_sampling_strategy
-from .train import RunSettings, TrainConfig, train_generator
+from .train import RunSettings, fit_generator
+from .train.families import families, family
 
 __all__ = ["CGANOverSampler"]
 _OWN_TRAIN_PARAMS = ("family", "steps", "batch_size", "width", "seed")
@@ -52,6 +53,14 @@ def _shape_ok(v) -> bool:
     return isinstance(v, (tuple, list)) and len(v) in (2, 3) and all(_is_int(s) and s > 0 for s in v)
 
 
+def _is_recipe(v) -> bool:
+    try:
+        family(v)
+    except CGANAugmentError:
+        return False
+    return not isinstance(v, str)
+
+
 def _range_ok(v) -> bool:
     return (isinstance(v, (tuple, list)) and len(v) == 2 and all(isinstance(s, numbers.Real) and not isinstance(s, bool)
                                                                   and math.isfinite(s) for s in v) and v[0] < v[1])
@@ -63,11 +72,13 @@ _CONSTRAINTS = {
     "value_range": (_none_or(_range_ok), "a pair (low, high) of finite numbers with low < high, or None"),
     "model": (_none_or(lambda v: isinstance(v, (str, PathLike, Generator))),
               "the path of a model.safetensors, a cgan_augment Generator, or None"),
-    "family": (_none_or(lambda v: v in FAMILIES), f"one of {list(FAMILIES)} or None"),
+    "family": (_none_or(lambda v: isinstance(v, str) and v in families()), "the name of a generator family (deform, dcgan, mlp, "
+               "or a registered one) or None"),
+    "config": (_none_or(lambda v: _is_recipe(v)), "a generator family's recipe (TrainConfig, DeformConfig, ...) or None"),
     "steps": (_none_or(lambda v: _is_int(v) and v >= 1), "an int in the range [1, inf) or None"),
     "batch_size": (_none_or(lambda v: _is_int(v) and v >= 1), "an int in the range [1, inf) or None"),
     "width": (_none_or(lambda v: _is_int(v) and v >= 1), "an int in the range [1, inf) or None"),
-    "train_options": (_none_or(lambda v: isinstance(v, Mapping)), "a dict of TrainConfig settings or None"),
+    "train_options": (_none_or(lambda v: isinstance(v, Mapping)), "a dict of the family's recipe settings or None"),
     "device": (lambda v: isinstance(v, (str, torch.device)), "'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or a torch.device"),
     "random_state": (lambda v: v is None or _is_int(v) or isinstance(v, np.random.RandomState),
                      "an int, a numpy RandomState, or None"),
@@ -80,10 +91,13 @@ _CONSTRAINTS = {
 class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
     """Over-sample the rare classes of an image dataset with a class-conditional GAN.
 
-    ``fit_resample(X, y)`` fits a generator on ``(X, y)`` with the recommended recipe
-    (:class:`cgan_augment.TrainConfig`'s defaults; ``steps``, ``batch_size``, ``width``, ``family``
-    and ``train_options`` change it), or loads ``model``, then returns ``X`` and ``y`` with the
-    generated rows appended after the real ones, grouped by class in class order.
+    ``fit_resample(X, y)`` fits a generator on ``(X, y)`` (by default a DCGAN with
+    :class:`cgan_augment.TrainConfig`'s defaults; ``family``, ``steps``, ``batch_size``, ``width``
+    and ``train_options``, or a whole recipe ``config`` of any family, change it), or loads
+    ``model``, then returns ``X`` and ``y`` with the generated rows appended after the real ones,
+    grouped by class in class order. The default stays a GAN, not ``fit``'s default ``deform``:
+    deform learns its warps from classes of 40 or more images (``DeformConfig.min_class_size``),
+    which small arrays (and scikit-learn's estimator checks) do not have.
 
     Args:
         sampling_strategy: which classes get how many generated rows; imbalanced-learn's forms:
@@ -97,9 +111,13 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
             smallest and largest value of ``X``. Generated rows lie in this range.
         model: a ``model.safetensors`` (or a :class:`Generator`) to reuse instead of fitting; it
             must know every class that gets rows (by ``str(label)``) and make images of ``X``'s size.
-        family, steps, batch_size, width: generator family and training settings (``None``: the
-            :class:`TrainConfig` default). train_options: any other TrainConfig settings (``lr``,
-            ``diffaugment``, ...).
+        family: the generator family (``"dcgan"``, ``"mlp"``, ``"deform"`` or a registered one;
+            ``None``: dcgan). steps, batch_size, width: settings of the GAN families (``None``: the
+            recipe's default). train_options: any other settings of the family's recipe (``lr``,
+            ``diffaugment``, ... for a GAN; ``temperature``, ``pairs``, ... for deform).
+        config: instead of those, a whole recipe of any family (:class:`~cgan_augment.TrainConfig`,
+            :class:`~cgan_augment.DeformConfig`, ...); its ``seed`` is replaced by one drawn from
+            ``random_state``.
         device: where to fit and sample: ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``, ``"cuda"``...
         random_state: seed of training and sampling (int), a RandomState, or None (fresh each call).
             The same int gives the same rows on CPU.
@@ -118,7 +136,7 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
     _estimator_type = "sampler"  # what imblearn.base.is_sampler looks for
 
     def __init__(self, sampling_strategy="auto", *, image_shape=None, value_range=None, model=None, family=None,
-                 steps=None, batch_size=None, width=None, train_options=None, device="auto", random_state=None):
+                 steps=None, batch_size=None, width=None, train_options=None, config=None, device="auto", random_state=None):
         self.sampling_strategy = sampling_strategy
         self.image_shape = image_shape
         self.value_range = value_range
@@ -128,6 +146,7 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
         self.batch_size = batch_size
         self.width = width
         self.train_options = train_options
+        self.config = config
         self.device = device
         self.random_state = random_state
 
@@ -189,10 +208,28 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
         if clash:
             raise ConfigError(f"'train_options' should not set {clash}: use the {type(self).__name__} parameters "
                               "family, steps, batch_size, width and random_state for these.")
-        unknown = sorted(set(self.train_options or {}) - _train_fields())
+        own = [k for k in ("family", "steps", "batch_size", "width", "train_options") if getattr(self, k) is not None]
+        if self.config is not None and own:
+            raise ConfigError(f"give either 'config' (a whole recipe) or {own}, not both.")
+        self._recipe(0)  # every setting checked before any work
+
+    def _recipe(self, seed: int):
+        """The recipe to fit, with ``seed``: ``config``, or the family's built from the parameters."""
+        if self.config is not None:
+            has_seed = "seed" in {f.name for f in fields(self.config)}
+            return replace(self.config, seed=seed) if has_seed else self.config
+        entry = family(self.family or "dcgan")
+        known = {f.name for f in fields(entry.config)}
+        settings = dict(self.train_options or {}, seed=seed,
+                        **{k: getattr(self, k) for k in ("steps", "batch_size", "width") if getattr(self, k) is not None})
+        if "family" in known:
+            settings["family"] = entry.name
+        unknown = sorted(set(settings) - known)
         if unknown:
-            raise ConfigError(f"'train_options' names {unknown}, which are not TrainConfig settings; "
-                              f"the settings are {sorted(_train_fields() - set(_OWN_TRAIN_PARAMS))}.")
+            where = "'train_options' names" if set(unknown) & set(self.train_options or {}) else "the parameters set"
+            raise ConfigError(f"{where} {unknown}, which are not settings of the {entry.name} family's "
+                              f"{entry.config.__name__}; its settings are {sorted(known - set(_OWN_TRAIN_PARAMS))}.")
+        return entry.config(**settings)
 
     @staticmethod
     def _check_y(y) -> tuple[np.ndarray, bool]:
@@ -265,12 +302,9 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
         return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
 
     def _train(self, images: torch.Tensor, y_index: np.ndarray, names: list[str], seed: int) -> Generator:
-        own = {"family": self.family, "steps": self.steps, "batch_size": self.batch_size, "width": self.width}
-        config = TrainConfig(**dict(self.train_options or {}), **{k: v for k, v in own.items() if v is not None},
-                             seed=seed)
         data = ArrayImages(images, y_index.tolist(), names)
-        return train_generator(data, config, out=None, run=RunSettings(device=str(self.device)),
-                               data_info={"source": type(self).__name__, "image_shape": list(self.image_shape_)})
+        return fit_generator(data, self._recipe(seed), None, RunSettings(device=str(self.device)),
+                             data_info={"source": type(self).__name__, "image_shape": list(self.image_shape_)})
 
     def _load_model(self, names: list[str]) -> Generator:
         g = self.model if isinstance(self.model, Generator) else load_generator(self.model, self.device)
@@ -312,10 +346,6 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
 
     def _more_tags(self):  # scikit-learn < 1.6
         return {"requires_y": True, "X_types": ["2darray", "3darray"]}
-
-
-def _train_fields() -> set:
-    return {f.name for f in fields(TrainConfig)}
 
 
 def _like(array: np.ndarray, original):

@@ -7,7 +7,6 @@ non-zero exit, never a traceback.
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import os
@@ -16,13 +15,13 @@ from pathlib import Path
 
 import click
 
-from cgan_augment import ConfigError, RunSettings, TrainConfig, __version__
+from cgan_augment import __version__
 from cgan_augment._util.choices import INTERPOLATIONS
 
+from .fit_flags import SectionedCommand, fit_flags, split_fit_options
 from .progress import Progress
-from .options import StopOnSignal, config_option, data_options, data_spec, given, split_fit_options, user_errors
+from .options import StopOnSignal, config_option, data_options, data_spec, given, user_errors
 
-fit_option = functools.partial(config_option, (TrainConfig, RunSettings))
 # read from source: importing these would load torch
 _WRITE_SAMPLES, _WRITE_WALK = "cgan_augment.mixing.export:write_samples", "cgan_augment.generators.walks:write_walk"
 
@@ -30,12 +29,12 @@ _WRITE_SAMPLES, _WRITE_WALK = "cgan_augment.mixing.export:write_samples", "cgan_
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="cgan-augment")
 def main():
-    """Rebalance an imbalanced image dataset with a class-conditional GAN.
+    """Rebalance an imbalanced image dataset with a class-conditional generator.
 
     \b
     Typical use:
       cgan-augment demo                               # the whole story on bundled digits
-      cgan-augment fit data/ --out runs/mydata        # train a generator
+      cgan-augment fit data/ --out runs/mydata        # fit a generator (deform; --family dcgan: a GAN)
       cgan-augment report data/ --test holdout/ --model runs/mydata/model.safetensors --out rep/
       cgan-augment sample runs/mydata/model.safetensors --class cat --n 16 --out cats/
       cgan-augment sample runs/mydata/model.safetensors --walk --out walk.png
@@ -55,64 +54,53 @@ def _default_out(source: str) -> Path:
     return Path("runs") / (name or "model")
 
 
-@main.command()
+@main.command(cls=SectionedCommand)
 @data_options
 @click.option("--out", type=click.Path(file_okay=False), help="Output folder. [default: runs/<data name>]")
-@fit_option("--family", "Model family: dcgan or mlp (GANs), or deform (exemplar-conditioned: learned warps of "
-                        "the class's own images; the GAN settings do not apply).")
-@fit_option("--loss", "GAN loss.")
-@fit_option("--steps", "Generator updates.", type=int)
-@fit_option("--batch-size", "Real images per discriminator update.", type=int)
-@fit_option("--lr", "Adam learning rate of both networks.", type=float)
-@fit_option("--width", "Channel width multiplier of both networks.", type=int)
-@fit_option("--ema-decay", "Decay of the moving average of generator weights.", type=float)
-@fit_option("--balanced/--no-balanced", "Draw real batches class-balanced.", field="balanced", default=None)
-@fit_option("--diffaugment", 'DiffAugment policy for the discriminator ("" for none).')
-@fit_option("--mode-seeking", "Weight of the mode-seeking term against per-class collapse (0 turns it off).", type=float)
-@fit_option("--beta1", "Adam beta1 of both networks.", type=float)
-@fit_option("--beta2", "Adam beta2 of both networks.", type=float)
-@fit_option("--seed", "Seed of initialisation, batches and noise.", type=int)
-@fit_option("--sample-every", "Steps between sample grids.", type=int)
-@fit_option("--checkpoint-every", "Steps between checkpoints.", type=int)
-@fit_option("--log-every", "Steps between loss lines in log.jsonl.", type=int)
-@fit_option("--workers", "DataLoader worker processes decoding images.", field="num_workers", type=int)
-@fit_option("--device", "auto, cpu, cuda, cuda:N or mps (under torchrun: each process takes its LOCAL_RANK GPU).")
-@fit_option("--precision", "fp32, or bf16 (autocast; for GPUs).")
-@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.safetensors.")
+@fit_flags
+@click.option("--resume", is_flag=True, help="Continue the fit in OUT (GAN families: from OUT/checkpoint.safetensors; "
+                                              "deform: keep OUT's finished model if it was made with the same settings).")
 @click.option("--force", is_flag=True, help="Replace a model already in OUT, or take over its lock.")
-@fit_option("--strict", "Stop with an error (exit 1) at the first mode-collapse or stall warning.", is_flag=True, default=None)
 @user_errors
 def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, out, resume, force, **fit_options):
-    """Fit a class-conditional GAN on DATA and save OUT/model.safetensors.
+    """Fit a class-conditional generator on DATA and save OUT/model.safetensors.
 
     \b
-    Writes to OUT: model.safetensors (the EMA generator, metadata included),
-    checkpoint.safetensors (for --resume), samples.png (one row per class),
-    samples/step_N.png, samples_over_time.png and .gif, log.jsonl (losses,
-    D's scores, per-class diversity), training_curves.png (drawn from it),
-    diversity.png (collapse shows here), config.json.
+    The default family is deform: learned warps of each class's own images,
+    the generator that measured best on long-tailed digits (benchmarks/RESULTS.md,
+    issue 11); it fits in seconds to a minute on a CPU. --family dcgan or mlp
+    fits a GAN instead. Each family takes its own settings (listed below by family).
 
     \b
-    At every sample grid the samples are checked: a class whose samples are
+    Writes to OUT: model.safetensors (the generator, its family and recipe in its
+    metadata), samples.png (one row per class), config.json; a GAN also writes
+    checkpoint.safetensors (for --resume), samples/step_N.png, samples_over_time.png
+    and .gif, log.jsonl (losses, D's scores, per-class diversity),
+    training_curves.png (drawn from it) and diversity.png (collapse shows here).
+
+    \b
+    At every sample grid of a GAN the samples are checked: a class whose samples are
     nearly all alike (mode collapse), or samples that stop changing (stalled or
     diverged training), gives a warning, also kept in log.jsonl and shown by
     `info`; with --strict, training stops there with exit code 1.
 
     \b
     Examples:
-      cgan-augment fit builtin:digits --imbalance 20 --steps 300
-      cgan-augment fit data/ --out runs/skin --image-size 64 --device cuda
-      cgan-augment fit data/ --out runs/skin --steps 6000 --resume
-      torchrun --nproc-per-node 4 $(which cgan-augment) fit data/ --out runs/skin --batch-size 256
+      cgan-augment fit builtin:digits --imbalance 20 --out runs/digits
+      cgan-augment fit builtin:digits --imbalance 20 --temperature 0.5 --pairs 2000
+      cgan-augment fit data/ --out runs/skin --family dcgan --image-size 64 --device cuda
+      cgan-augment fit data/ --out runs/skin --family dcgan --steps 6000 --resume
+      torchrun --nproc-per-node 4 $(which cgan-augment) fit data/ --out runs/skin --family dcgan --batch-size 256
 
-    Under torchrun, --batch-size is the global batch (split over the processes) and only
-    rank 0 prints and writes.
+    Under torchrun (GAN families only), --batch-size is the global batch (split over
+    the processes) and only rank 0 prints and writes.
     """
     first = os.environ.get("RANK", "0") == "0"  # other torchrun ranks train silently
     echo = click.echo if first else _silent
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
-    config, run = split_fit_options(fit_options)
-    from cgan_augment import class_counts, load_data, train_generator  # torch loads here, after the flags are checked
+    flags = {p.name: p.opts[0] for p in click.get_current_context().command.params}
+    config, run = split_fit_options(fit_options, flags)
+    from cgan_augment import class_counts, fit_generator, load_data  # torch loads here, after the flags are checked
 
     loaded = load_data(spec)
     train = loaded.train
@@ -124,28 +112,22 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
     echo("  per class: " + ", ".join(f"{c}={n}" for c, n in zip(train.classes, counts)))
     if loaded.skipped:
         echo("  skipped: " + ", ".join(f"{n} {kind}" for kind, n in sorted(loaded.skipped.items())))
-    if config.family == "deform":
-        if int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            raise ConfigError("the deform family fits in one process; run it without torchrun.")
-        from cgan_augment.generators.deform import DeformConfig, fit_deform
-
-        echo("fit: registering same-class pairs of the large classes (deform family) ...", err=True)
-        fit_deform(train, DeformConfig(seed=config.seed), out, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
-                   force=force, device=run.device)
-        echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'config.json'}")
-        return
+    echo(f"family: {config.family}")
     with Progress(file=sys.stderr if first else io.StringIO()) as progress:  # other torchrun ranks train silently
         detail = {"text": ""}
 
         def on_step(step, total, stats):
-            if "loss_d" in stats:  # losses are read back every --log-every steps
+            if "loss_d" in stats:  # a GAN's losses are read back every --log-every steps
                 detail["text"] = f"D {stats['loss_d']:.3f}  G {stats['loss_g']:.3f}  {stats['images_per_s']:.0f} img/s"
+            elif "loss" in stats:
+                detail["text"] = f"loss {stats['loss']:.4f}"
             progress("fit", step, total, detail["text"])
 
-        with StopOnSignal() as stop:  # Ctrl-C / SIGTERM: checkpoint, then exit 130
-            generator = train_generator(train, config, out, run=run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
-                                        resume=resume, force=force, on_step=on_step, should_stop=stop)
-    echo(f"wrote {out / 'model.safetensors'}, {out / 'samples.png'}, {out / 'log.jsonl'}")
+        with StopOnSignal() as stop:  # Ctrl-C / SIGTERM: checkpoint (where the family has one), then exit 130
+            generator = fit_generator(train, config, out, run, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
+                                      resume=resume, force=force, on_step=on_step, should_stop=stop)
+    written = [out / f for f in ("model.safetensors", "samples.png", "log.jsonl", "config.json") if (out / f).exists()]
+    echo("wrote " + ", ".join(map(str, written)))
     for message in generator.metadata.get("warnings", []):
         echo(f"warning: {message}")
 
@@ -216,7 +198,8 @@ def info(model, as_json):
         click.echo("  data: " + ", ".join(f"{k}={v}" for k, v in data.items() if v is not None and v != {} and v is not False))
     cfg = meta.get("train_config", {})
     if cfg:
-        click.echo(f"  trained {meta.get('step')} steps: " + ", ".join(f"{k}={v}" for k, v in cfg.items()))
+        done = f"trained {meta.get('step')} steps" if "steps" in cfg else "fitted"  # a recipe without steps fits in one pass
+        click.echo(f"  {done}: " + ", ".join(f"{k}={v}" for k, v in cfg.items()))
     for message in meta.get("warnings", []):
         click.echo(f"  warning: {message}")
 

@@ -14,7 +14,7 @@ from typing import Callable
 
 import click
 
-from cgan_augment import DataSpec, RunSettings, TrainConfig
+from cgan_augment import DataSpec
 from cgan_augment._util.constraints import OneOf
 from cgan_augment.errors import CGANAugmentError, TrainingInterrupted
 
@@ -134,14 +134,6 @@ def _has(owner, name: str) -> bool:
     if dataclasses.is_dataclass(owner):
         return any(f.name == name for f in dataclasses.fields(owner))
     return name in inspect.signature(owner.__init__ if isinstance(owner, type) else owner).parameters
-
-
-def split_fit_options(options: dict) -> tuple[TrainConfig, RunSettings]:
-    """The recipe and the run settings from the fit options the user set."""
-    run_fields = {f.name for f in dataclasses.fields(RunSettings)}
-    set_ = given(**options)
-    return (TrainConfig(**{k: v for k, v in set_.items() if k not in run_fields}),
-            RunSettings(**{k: v for k, v in set_.items() if k in run_fields}))
 
 
 class StopOnSignal:

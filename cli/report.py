@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import click
 
 from cgan_augment import TrainConfig
+from cgan_augment.errors import ConfigError
 from cgan_augment.report import ReportConfig
+from cgan_augment.train.families import DEFAULT_RECIPE, default_recipe, families
 
+from .fit_flags import split_fit_options
 from .options import StopOnSignal, config_option, data_options, data_spec, default_of, given, user_errors
 from .progress import Progress
 
@@ -37,8 +41,13 @@ def _print_result(result: dict, out: Path) -> None:
 @data_options
 @click.option("--model", type=click.Path(dir_okay=False), help="The generator (model.safetensors), fitted on the same training split.")
 @click.option("--fit", "fit_here", is_flag=True, help="Fit the generator here, on the training split, into OUT/generator.")
-@config_option(TrainConfig, "--fit-steps", "With --fit: generator steps.", field="steps", dest="fit_steps", type=int)
-@config_option(TrainConfig, "--fit-width", "With --fit: generator width.", field="width", dest="fit_width", type=int)
+@click.option("--fit-family", type=click.Choice(list(families())),
+              help=f"With --fit: the generator family (see `fit --help`). [default: {DEFAULT_RECIPE.family}]")
+@config_option(TrainConfig, "--fit-steps", "With --fit and a GAN family: generator steps.", field="steps", dest="fit_steps", type=int)
+@config_option(TrainConfig, "--fit-width", "With --fit and a GAN family: generator width.", field="width", dest="fit_width", type=int)
+@click.option("--fit-set", "fit_settings", multiple=True, metavar="NAME=VALUE",
+              help="With --fit: any other setting of the family's recipe or the fit's run, as `fit` names it "
+                   "(e.g. temperature=0.5, registration-steps=50); repeat for several.")
 @click.option("--test", "test_data", help="Separate test data (folder, .npz or builtin:NAME) instead of --test-split.")
 @click.option("--oracle", is_flag=True, help="With --imbalance: add the oracle arm, trained on the training split before the long tail.")
 @config_option(ReportConfig, "--classifier", "Downstream classifier.")
@@ -55,8 +64,8 @@ def _print_result(result: dict, out: Path) -> None:
 @click.option("--resume", is_flag=True, help="Reuse finished runs (and a generator fitted with --fit) in OUT made with the same settings.")
 @click.option("--force", is_flag=True, help="Redo an earlier report in OUT (and replace its --fit generator); a folder no report wrote is never touched.")
 @user_errors
-def report(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, model, fit_here, fit_steps, fit_width,
-           test_data, oracle, classifier, seeds, steps, batch_size, arms, alpha, synthetic_below, flips, out, device, resume, force):
+def report(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, model, fit_here, fit_family, fit_steps,
+           fit_width, fit_settings, test_data, oracle, classifier, seeds, steps, batch_size, arms, alpha, synthetic_below, flips, out, device, resume, force):
     """Does synthetic data help a classifier on DATA? Train the same classifier under each arm
     (real, class-weights, oversample, smote, classic-aug, synthetic, synthetic+aug,
     synthetic-only, oracle) and compare them on held-out test data the generator never saw.
@@ -71,41 +80,61 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
       cgan-augment fit data/ --test-split 0.2 --out runs/mydata
       cgan-augment report data/ --test-split 0.2 --model runs/mydata/model.safetensors --out runs/mydata/report
       cgan-augment report builtin:digits --imbalance 20 --test-split 0.3 --fit --oracle --out runs/digits-report
+      cgan-augment report builtin:digits --imbalance 20 --test-split 0.3 --fit --fit-set temperature=0.5 --out rep-t05/
       cgan-augment report data/ --test holdout/ --model runs/mydata/model.safetensors --classifier resnet18 --out rep/
     """
-    from cgan_augment.errors import ConfigError
-
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
-    if (fit_steps or fit_width) and not fit_here:
-        raise ConfigError("--fit-steps and --fit-width only apply with --fit.")
+    if (fit_family or fit_steps or fit_width or fit_settings) and not fit_here:
+        raise ConfigError("--fit-family, --fit-steps, --fit-width and --fit-set only apply with --fit.")
     config = ReportConfig(**given(classifier=classifier, steps=steps, batch_size=batch_size, alpha=alpha, flips=flips,
                                   synthetic_below=synthetic_below or None,
                                   seeds=tuple(range(seeds)) if seeds else None,
                                   arms=tuple(a.strip() for a in arms.split(",") if a.strip()) if arms else None))
     if synthetic_below == 0:  # 0 on the command line: synthetic items for every class
         config = dataclasses.replace(config, synthetic_below=None)
-    fit = TrainConfig(**given(steps=fit_steps, width=fit_width)) if fit_here else None
+    fit, fit_run = _fit_recipe(fit_family, fit_steps, fit_width, fit_settings) if fit_here else (None, None)
     out = Path(out)
     from cgan_augment.report.from_files import report_from_spec  # torch loads here, after the flags are checked
 
     with Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
-        result = report_from_spec(spec, out, model=model, fit=fit, test=test_data, config=config, oracle=oracle,
+        result = report_from_spec(spec, out, model=model, fit=fit, **given(fit_run=fit_run), test=test_data, config=config, oracle=oracle,
                                   on_progress=progress, resume=resume, force=force, should_stop=stop, **given(device=device))
     _print_result(result, out)
+
+
+def _fit_recipe(family, steps, width, settings) -> tuple:
+    """(recipe, run settings or None) of ``report --fit`` from its flags (``--fit-set NAME=VALUE``:
+    the value read as JSON where it is a number or true/false, else as text)."""
+    options = {"family": family, "steps": steps, "width": width}
+    flags = {"family": "--fit-family", "steps": "--fit-steps", "width": "--fit-width"}
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--fit-set takes NAME=VALUE (e.g. temperature=0.5). Got {item!r}.")
+        key = name.strip().lstrip("-").replace("-", "_")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+        flags[key] = f"--fit-set {name.strip()}"
+    recipe, run = split_fit_options(options, flags)
+    return recipe, (run if run != type(run)() else None)
 
 
 @click.command()
 @config_option(_RUN_DEMO, "--out", "Output folder.", type=click.Path(file_okay=False))
 @click.option("--quick", is_flag=True, help="A smoke test: 2 pairs, 150 classifier steps (the verdict says so).")
 @click.option("--seeds", type=click.IntRange(min=1), help="Number of (seed, long-tail draw) pairs. [default: 3, with --quick 2]")
+@click.option("--family", type=click.Choice(list(families())),
+              help=f"The generator family, with its default recipe (see `fit --help`). [default: {DEFAULT_RECIPE.family}]")
 @config_option(_RUN_DEMO, "--device", "auto, cpu, cuda, cuda:N or mps.")
 @click.option("--resume", is_flag=True, help="Reuse the finished runs and generators of an earlier demo in OUT (same settings only).")
 @click.option("--force", is_flag=True, help="Redo an earlier demo in OUT; a folder no demo wrote is never touched.")
 @user_errors
-def demo(out, quick, seeds, device, resume, force):
+def demo(out, quick, seeds, family, device, resume, force):
     """The whole story in a few minutes on the bundled digits, repeated on 3 (seed, long-tail draw)
     pairs: for each, hold out a stratified 30% test split, make the rest long-tailed (imbalance 20),
-    fit the recommended generator on it, and train the same classifier under every arm (baselines,
+    fit the recommended generator on it (the deform family; --family picks another), and train the same classifier under every arm (baselines,
     synthetic arms, the balanced oracle). The verdict pairs the recommended pipeline with the best
     baseline of its kind per pair, with a 95% interval.
 
@@ -118,14 +147,14 @@ def demo(out, quick, seeds, device, resume, force):
     from cgan_augment.report.demo import demo_settings, run_demo
 
     spec, fit, _, config = demo_settings(quick, seeds)
-    generator = ("deform (learned warps of each class's own images)" if fit.family == "deform"
-                 else f"{fit.family} width {fit.width}, {fit.steps} steps")
+    fit = default_recipe(family) if family else fit
+    generator = f"{fit.family} ({families()[fit.family].summary})"
     click.echo(f"demo{' (quick: a smoke test, not a measurement)' if quick else ''}: {spec.source}, imbalance "
                f"{spec.imbalance:g}, test split {spec.test_split}; generator {generator}; classifier {config.classifier}, "
                f"{config.steps} steps; {len(config.seeds)} (seed, long-tail draw) pairs")
     out = Path(out or default_of(_RUN_DEMO, "out"))
     with Progress() as progress, StopOnSignal(armed=lambda: (progress.stage or "").startswith("fit")) as stop:
-        result = run_demo(out, quick=quick, seeds=seeds, on_progress=progress, resume=resume, force=force,
+        result = run_demo(out, quick=quick, seeds=seeds, fit=fit, on_progress=progress, resume=resume, force=force,
                           should_stop=stop, **given(device=device))
     _print_result(result, out)
     click.echo("each pair's report, generator and sample grid: "

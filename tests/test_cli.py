@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from cgan_augment.cli.main import main
 
-TINY = ["--image-size", "16", "--width", "8", "--batch-size", "16", "--steps", "3"]
+TINY = ["--family", "dcgan", "--image-size", "16", "--width", "8", "--batch-size", "16", "--steps", "3"]
 
 
 def run(*args):
@@ -25,7 +25,11 @@ def test_help_lists_commands_and_explains_fit():
     result = run("--help")
     assert result.exit_code == 0 and "fit" in result.output and "sample" in result.output
     fit_help = run("fit", "--help").output
-    assert "--imbalance" in fit_help and "[default: 'dcgan']" in fit_help and "--resume" in fit_help
+    assert "--imbalance" in fit_help and "[default: deform]" in fit_help and "--resume" in fit_help
+    # each family's settings under its own heading, with the recipe's defaults
+    gan, deform = fit_help.index("GAN settings"), fit_help.index("deform settings")
+    assert gan < fit_help.index("--steps INTEGER") < deform < fit_help.index("--temperature FLOAT") < fit_help.index("Run settings")
+    assert "[default: 0.75]" in fit_help and "[default: 4000]" in fit_help
 
 
 def test_fit_info_sample_roundtrip(tmp_path, image_folder):
@@ -56,7 +60,7 @@ def test_fit_refuses_to_overwrite_and_bad_inputs_are_one_line(tmp_path, image_fo
     assert skipped.exit_code == 0 and "skipped: 1" in skipped.output
     one_line_error(run("fit", tmp_path / "nowhere", *TINY), "nowhere")
     one_line_error(run("fit", image_folder, "--loss", "l1"), "l1")
-    one_line_error(run("fit", image_folder, "--steps", "0", "--out", tmp_path / "o4"), "steps")
+    one_line_error(run("fit", image_folder, "--family", "dcgan", "--steps", "0", "--out", tmp_path / "o4"), "steps")
     (tmp_path / "fake.safetensors").write_text("nope")
     one_line_error(run("info", tmp_path / "fake.safetensors"), "fake.safetensors")
     one_line_error(run("sample", tmp_path / "fake.safetensors", "--out", tmp_path / "x"), "fake.safetensors")
@@ -148,7 +152,7 @@ def test_sample_grid_file_is_refused_unless_it_is_our_own_and_forced(tmp_path, t
 
 
 def test_refused_fit_leaves_no_empty_folder(tmp_path):
-    one_line_error(run("fit", "builtin:digits", "--image-size", 7, "--out", tmp_path / "o", "--steps", 1), "image_size 7")
+    one_line_error(run("fit", "builtin:digits", "--image-size", 7, "--out", tmp_path / "o", "--family", "dcgan", "--steps", 1), "image_size 7")
     assert not (tmp_path / "o").exists()
 
 
@@ -161,7 +165,7 @@ def test_help_and_argument_errors_do_not_import_torch():
 
     probe = ("import sys\nfrom cgan_augment.cli.main import main\n"
              "for args in ([\"--help\"], [\"fit\", \"--help\"], [\"report\", \"--help\"], [\"demo\", \"--help\"], "
-             "[\"augment\", \"--help\"], [\"sample\", \"--help\"], [\"fit\", \"builtin:digits\", \"--steps\", \"0\"]):\n"
+             "[\"augment\", \"--help\"], [\"sample\", \"--help\"], [\"fit\", \"builtin:digits\", \"--family\", \"dcgan\", \"--steps\", \"0\"]):\n"
              "    try:\n        main(args=args, prog_name='cgan-augment')\n    except SystemExit:\n        pass\n"
              "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'torchvision', 'numpy', 'PIL', 'sklearn'}))")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout

@@ -36,7 +36,7 @@ def test_grid_has_class_names_on_rows_cells_of_32_px_and_reads_back(tmp_path):
 
 def test_fit_timeline_and_sample_grid_are_readable(tmp_path, image_folder):
     out = tmp_path / "run"
-    result = CliRunner().invoke(main, [str(a) for a in ("fit", image_folder, "--out", out, "--image-size", "16", "--width", "8",
+    result = CliRunner().invoke(main, [str(a) for a in ("fit", image_folder, "--out", out, "--family", "dcgan", "--image-size", "16", "--width", "8",
                                                          "--batch-size", "16", "--steps", "4", "--sample-every", "2")])
     assert result.exit_code == 0, result.output
     with Image.open(out / "samples_over_time.png") as im:
@@ -65,7 +65,7 @@ def test_no_pil_or_matplotlib_warning_reaches_the_output(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("always")
         result = CliRunner().invoke(main, [str(a) for a in (
-            "fit", root, "--out", tmp_path / "run", "--skip-bad", "--image-size", "16", "--width", "8",
+            "fit", root, "--out", tmp_path / "run", "--family", "dcgan", "--skip-bad", "--image-size", "16", "--width", "8",
             "--batch-size", "8", "--steps", "2", "--sample-every", "2")])
     assert result.exit_code == 0, result.output
     assert "skipped: 1 too large" in result.output

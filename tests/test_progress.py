@@ -32,7 +32,7 @@ def test_every_sets_the_interval():
 
 
 def test_fit_prints_plain_progress_when_stderr_is_not_a_terminal(tmp_path, image_folder):
-    result = CliRunner().invoke(main, ["fit", str(image_folder), "--out", str(tmp_path / "run"), "--image-size", "16",
+    result = CliRunner().invoke(main, ["fit", str(image_folder), "--out", str(tmp_path / "run"), "--family", "dcgan", "--image-size", "16",
                                        "--width", "8", "--batch-size", "16", "--steps", "3"])
     assert result.exit_code == 0, result.output
     assert [line.split(" ")[1] for line in result.stderr.splitlines() if line.startswith("fit: ")] == ["1/3", "2/3", "3/3"]

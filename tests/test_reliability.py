@@ -94,7 +94,7 @@ def test_without_skip_bad_the_first_bad_file_is_named(messy):
 
 
 def test_cli_reports_skips_and_trains(messy, tmp_path):
-    result = CliRunner().invoke(main, ["fit", str(messy), "--skip-bad", "--out", str(tmp_path / "o"),
+    result = CliRunner().invoke(main, ["fit", str(messy), "--skip-bad", "--family", "dcgan", "--out", str(tmp_path / "o"),
                                        "--image-size", "16", "--width", "8", "--steps", "2", "--batch-size", "8"])
     assert result.exit_code == 0, result.output
     assert "skipped: 1 empty file, 1 missing file, 2 not a readable image, 1 too large, 1 truncated or corrupt image" in result.output
@@ -103,6 +103,6 @@ def test_cli_reports_skips_and_trains(messy, tmp_path):
 def test_out_that_cannot_be_created_is_one_clear_line(tmp_path, image_folder):
     (tmp_path / "file").write_text("I am a file, not a folder")
     result = CliRunner().invoke(main, ["fit", str(image_folder), "--out", str(tmp_path / "file" / "out"),
-                                       "--steps", "1", "--width", "8", "--image-size", "16"])
+                                       "--family", "dcgan", "--steps", "1", "--width", "8", "--image-size", "16"])
     assert result.exit_code == 1 and result.output.strip().splitlines()[-1].startswith("error: ")
     assert "cannot create the output folder" in result.output

@@ -17,7 +17,7 @@ from cgan_augment import (ConfigError, DataSpec, OutputDirError, RunSettings, Tr
 from cgan_augment.cli.main import main
 from cgan_augment.train.sampler import _StepBatchSampler
 
-FIT = [sys.executable, "-m", "cgan_augment.cli", "fit", "builtin:digits", "--image-size", "16",
+FIT = [sys.executable, "-m", "cgan_augment.cli", "fit", "builtin:digits", "--family", "dcgan", "--image-size", "16",
        "--width", "8", "--batch-size", "16", "--checkpoint-every", "10", "--sample-every", "50"]
 
 

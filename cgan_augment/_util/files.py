@@ -14,7 +14,7 @@ from typing import Iterator, Union
 from ..errors import OutputDirError
 
 __all__ = ["atomic_path", "write_text_atomic", "make_dir", "replace_folder", "current_umask", "MANIFEST",
-           "check_output_folder", "write_manifest"]
+           "check_output_folder", "write_manifest", "OutDirLock"]
 
 MANIFEST = "cgan-augment.json"  # in every folder a command creates: which command wrote it
 
@@ -145,3 +145,52 @@ def write_manifest(out: Union[str, Path], command: str, info: dict) -> None:
     from .._version import __version__
 
     write_text_atomic(Path(out) / MANIFEST, json.dumps(dict(info, command=command, cgan_augment=__version__), indent=2) + "\n")
+
+
+class OutDirLock:
+    """``out/.lock`` holding the owner's pid, for the length of a ``with`` block: two fits never
+    write into one folder at once. A lock whose process is gone is taken over; ``force`` takes
+    over a live one too.
+
+    Raises (on entry):
+        OutputDirError: another live process holds the lock (and not ``force``), or ``out`` is not writable.
+    """
+
+    def __init__(self, out: Union[str, Path], force: bool = False):
+        self.path, self.force, self.held = Path(out) / ".lock", force, False
+
+    def __enter__(self):
+        for _ in range(2):
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                os.write(fd, str(os.getpid()).encode())
+                os.close(fd)
+                self.held = True
+                return self
+            except FileExistsError:
+                try:
+                    pid = int(self.path.read_text().strip() or 0)
+                except (OSError, ValueError):
+                    pid = 0
+                if pid and _alive(pid) and not self.force:
+                    raise OutputDirError(f"{self.path.parent}: another fit (pid {pid}) is writing here; "
+                                         "wait for it, use another --out, or pass --force.") from None
+                self.path.unlink(missing_ok=True)
+            except OSError as e:
+                raise OutputDirError(f"{self.path.parent}: cannot write here ({e.strerror}).") from None
+        raise OutputDirError(f"{self.path.parent}: could not take the lock file {self.path}.")
+
+    def __exit__(self, *exc):
+        if self.held:
+            self.path.unlink(missing_ok=True)
+            self.held = False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -21,9 +21,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .._util.devices import DeviceLike, resolve_device
-from ..errors import ModelFileError, OutputDirError
+from ..errors import ConfigError, ModelFileError, OutputDirError
 from .._util.files import atomic_path
-from .networks import Generator, build_generator
+from .networks import Generator, build_generator, generator_class
 
 __all__ = ["FORMAT_VERSION", "save_generator", "load_generator", "read_metadata", "save_checkpoint", "load_checkpoint"]
 
@@ -31,7 +31,6 @@ FORMAT_VERSION = 1
 META_KEY = "cgan_augment"
 ARCH_KEYS = ("family", "num_classes", "image_size", "channels", "z_dim", "width")
 MAX_ARCH = {"num_classes": 100_000, "image_size": 512, "channels": 3, "z_dim": 4096, "width": 1024}
-FAMILY_ARCH = {"deform": {"exemplars": 10_000_000}}  # keys a family adds to the arch, with their largest value
 
 
 def _library_version() -> str:
@@ -78,7 +77,7 @@ def _check_arch(path, meta: dict) -> dict:
         raise ModelFileError(f"{path}: model format version {meta.get('format_version')!r} is not supported (this is version {FORMAT_VERSION}); "
                              "upgrade cgan-augment or refit the model.")
     arch = meta.get("arch")
-    extra = FAMILY_ARCH.get(arch.get("family"), {}) if isinstance(arch, dict) else {}
+    extra = _arch_extras(path, arch.get("family")) if isinstance(arch, dict) else {}
     if not isinstance(arch, dict) or set(arch) != set(ARCH_KEYS) | set(extra):
         raise ModelFileError(f"{path}: metadata 'arch' should have exactly the keys {', '.join((*ARCH_KEYS, *extra))}.")
     for k, top in {**MAX_ARCH, **extra}.items():
@@ -88,6 +87,14 @@ def _check_arch(path, meta: dict) -> dict:
     if not isinstance(classes, list) or len(classes) != arch["num_classes"]:
         raise ModelFileError(f"{path}: metadata 'classes' should list {arch['num_classes']} class names.")
     return arch
+
+
+def _arch_extras(path, family) -> dict:
+    """The arch keys the family adds (with their largest values); a family no class is registered for is refused."""
+    try:
+        return generator_class(family).arch_extras
+    except ConfigError as e:
+        raise ModelFileError(f"{path}: metadata arch.family: {e}") from None
 
 
 def _check_tensors(path, expected: dict, shapes: dict, prefix: str = "") -> None:
@@ -142,7 +149,7 @@ def save_generator(generator: Generator, path: Union[str, Path], metadata: dict)
 def _generator_arch(generator: Generator) -> dict:
     arch = {"family": generator.family, "num_classes": generator.num_classes, "image_size": generator.image_size,
             "channels": generator.channels, "z_dim": generator.z_dim, "width": generator.width}
-    return {**arch, **{k: getattr(generator, k) for k in FAMILY_ARCH.get(generator.family, {})}}
+    return {**arch, **{k: getattr(generator, k) for k in type(generator).arch_extras}}
 
 
 def load_generator(path: Union[str, Path], device: DeviceLike = "auto") -> Generator:

@@ -1,6 +1,6 @@
 """Class-conditional generators and discriminators.
 
-Two families:
+Three built-in families (another one adds its class with :func:`register_generator`):
 
 * ``mlp``: Mirza & Osindero (2014): noise joined with a label embedding, MLP generator with
   BatchNorm; MLP discriminator with dropout, the label embedding joined to the flattened image.
@@ -30,9 +30,7 @@ from .._util.devices import resolve_device
 from ..errors import ConfigError
 from .._util.warps import warp_by_params
 
-__all__ = ["Generator", "build_generator", "build_discriminator", "FAMILIES"]
-
-from .._util.choices import FAMILIES  # noqa: E402  (defined without torch, for the settings)
+__all__ = ["Generator", "build_generator", "build_discriminator", "register_generator", "generator_class"]
 
 
 def _upsampling_plan(image_size: int) -> tuple[int, int]:
@@ -50,9 +48,16 @@ class Generator(nn.Module):
 
     ``classes``, ``image_size``, ``channels`` and ``z_dim`` describe what it makes; ``metadata`` holds
     what the model file recorded (training counts, config, data spec).
+
+    A family's class sets ``family`` (its name), a ``width`` attribute (an int the model file
+    stores; its meaning is the family's), ``arch_extras`` (further constructor arguments the model
+    file stores), takes ``(num_classes, image_size, channels, z_dim=, width=, **arch_extras)``, keeps
+    all its state in parameters and buffers, and implements ``net_forward`` (output in [-1, 1]) or
+    ``forward`` (in [0, 1]); one with no parameters overrides ``device``.
     """
 
     family = ""
+    arch_extras: dict = {}  # arch keys a family adds to the base ones in the model file, with their largest value
 
     def __init__(self, num_classes: int, image_size: int, channels: int, z_dim: int):
         super().__init__()
@@ -268,6 +273,7 @@ class DeformGenerator(Generator):
     """
 
     family = "deform"
+    arch_extras = {"exemplars": 10_000_000}
 
     def __init__(self, num_classes: int, image_size: int, channels: int, z_dim: int, width: int = 5, exemplars: int = 1):
         super().__init__(num_classes, image_size, channels, z_dim)
@@ -311,26 +317,41 @@ class DeformGenerator(Generator):
         return warp_by_params(x, params, self.width).clamp_(0, 1)
 
 
-_GENERATORS = {"mlp": MLPGenerator, "dcgan": ConvGenerator, "deform": DeformGenerator}
+# The generator classes by family: what a model file is rebuilt from (``model_file.load_generator``).
+# A family that is not built in adds its class with :func:`register_generator`.
+_GENERATORS: dict = {"mlp": MLPGenerator, "dcgan": ConvGenerator, "deform": DeformGenerator}
 _DISCRIMINATORS = {"mlp": MLPDiscriminator, "dcgan": ConvDiscriminator}
 
 
-def _check_family(family: str):
-    if family not in FAMILIES:
-        raise ConfigError(f"family should be one of {', '.join(FAMILIES)}. Got {family!r}.")
+def register_generator(cls: type) -> type:
+    """Make model files of the family ``cls.family`` loadable: ``build_generator`` builds ``cls``
+    from the file's arch (the base keys plus ``cls.arch_extras``). Returns ``cls`` (a decorator)."""
+    if not (isinstance(cls, type) and issubclass(cls, Generator) and isinstance(cls.family, str) and cls.family):
+        raise ConfigError(f"a generator class is a Generator subclass with a non-empty 'family' name. Got {cls!r}.")
+    known = _GENERATORS.get(cls.family)
+    if known is not None and known is not cls:
+        raise ConfigError(f"the family {cls.family!r} already has the generator class {known.__name__}.")
+    _GENERATORS[cls.family] = cls
+    return cls
+
+
+def generator_class(family: str) -> type:
+    """The :class:`Generator` subclass of ``family``."""
+    if family not in _GENERATORS:
+        raise ConfigError(f"family should be one of {', '.join(_GENERATORS)}. Got {family!r}.")
+    return _GENERATORS[family]
 
 
 def build_generator(family: str, num_classes: int, image_size: int, channels: int, z_dim: int, width: int,
                     **family_args) -> Generator:
     """A fresh generator of ``family``; the arguments are what the model file stores to rebuild it
-    (``family_args``: ``exemplars`` for ``deform``)."""
-    _check_family(family)
-    return _GENERATORS[family](num_classes, image_size, channels, z_dim=z_dim, width=width, **family_args)
+    (``family_args``: the class's ``arch_extras``, e.g. ``exemplars`` for ``deform``)."""
+    return generator_class(family)(num_classes, image_size, channels, z_dim=z_dim, width=width, **family_args)
 
 
 def build_discriminator(family: str, num_classes: int, image_size: int, channels: int, width: int) -> nn.Module:
     """A fresh discriminator of ``family`` taking images in [-1, 1] and labels, giving logits (N,)."""
-    _check_family(family)
+    generator_class(family)
     if family not in _DISCRIMINATORS:
         raise ConfigError(f"the {family} family has no discriminator: it is not trained adversarially.")
     return _DISCRIMINATORS[family](num_classes, image_size, channels, width=width)

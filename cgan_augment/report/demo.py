@@ -13,7 +13,8 @@ from .._util.devices import resolve_device
 from .._util.files import check_output_folder, make_dir, write_manifest
 from ..data.spec import DataSpec
 from ..errors import ConfigError
-from ..train import RunSettings, TrainConfig
+from ..train import DEFAULT_RECIPE, RunSettings
+from ..train.families import family
 from .config import Progress, ReportConfig
 from .from_files import report_from_spec
 from .outputs import _write_outputs
@@ -26,22 +27,23 @@ __all__ = ["run_demo", "demo_settings", "DEMO_SPEC"]
 DEMO_SPEC = DataSpec("builtin:digits", image_size=16, test_split=0.3, imbalance=20, seed=0)
 
 
-def demo_settings(quick: bool = False, seeds: Optional[int] = None) -> tuple[DataSpec, TrainConfig, RunSettings, ReportConfig]:
-    """(data, fit recipe, fit run settings, report settings) of :func:`run_demo`: the deform family
-    (learned warps, the recommended generator; seconds to fit) and the CNN for 400 steps per arm,
+def demo_settings(quick: bool = False, seeds: Optional[int] = None) -> tuple:
+    """(data, fit recipe, fit run settings, report settings) of :func:`run_demo`: the recommended
+    recipe (:data:`~cgan_augment.train.DEFAULT_RECIPE`: the deform family, learned warps; seconds
+    to fit) and the CNN for 400 steps per arm,
     on 3 (seed, long-tail draw) pairs; ``quick``: 150 steps on 2 pairs (a smoke test, not a
     measurement). ``seeds`` sets the number of pairs. The report's ``seeds`` are the pairs' numbers."""
     if seeds is not None and (not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1):
         raise ConfigError(f"seeds should be a positive number of (seed, long-tail draw) pairs. Got {seeds!r}.",
                           cli_message=f"--seeds should be a positive number of (seed, long-tail draw) pairs. Got {seeds!r}.")
-    fit = TrainConfig(family="deform")
+    fit = DEFAULT_RECIPE
     fit_run = RunSettings(sample_every=250, checkpoint_every=1000)
     steps, n = (150, 2) if quick else (400, 3)
     config = ReportConfig(steps=steps, seeds=tuple(range(seeds if seeds is not None else n)))
     return DEMO_SPEC, fit, fit_run, config
 
 
-def run_demo(out: Union[str, Path] = "runs/demo", *, quick: bool = False, seeds: Optional[int] = None,
+def run_demo(out: Union[str, Path] = "runs/demo", *, quick: bool = False, seeds: Optional[int] = None, fit=None,
              device: Union[str, torch.device] = "auto", on_progress: Optional[Progress] = None, resume: bool = False,
              force: bool = False, should_stop: Optional[Callable[[], bool]] = None) -> dict:
     """The whole story on the bundled digits, paired per (seed, long-tail draw): for each pair r, the
@@ -55,18 +57,21 @@ def run_demo(out: Union[str, Path] = "runs/demo", *, quick: bool = False, seeds:
     Args:
         quick: fewer classifier steps and pairs; the verdict says so.
         seeds: the number of (seed, draw) pairs (default 3, quick 2).
+        fit: the generator's recipe, of any family (default: the recommended one, as :func:`demo_settings` says).
         resume: reuse an earlier demo's finished runs and generators in ``out`` made with the same settings.
         force: redo an earlier demo in ``out``. A folder no demo wrote is never written into.
 
     Raises:
         OutputDirError: ``out`` holds something else, or an earlier demo without ``resume``/``force``.
     """
-    spec, fit, fit_run, config = demo_settings(quick, seeds)
+    spec, default_fit, fit_run, config = demo_settings(quick, seeds)
+    fit = default_fit if fit is None else fit
+    family(fit)  # a recipe of a registered family, checked before any work
     device = resolve_device(device)
     out = Path(out)
     check_output_folder(out, "demo", force=force, resume=resume, can_resume=True, also_ours=("report.json",))
     make_dir(out)
-    write_manifest(out, "demo", {"quick": quick, "pairs": list(config.seeds)})
+    write_manifest(out, "demo", {"quick": quick, "pairs": list(config.seeds), "family": fit.family})
     reports = []
     for i, r in enumerate(config.seeds):
         def progress(stage, done, total, detail, _i=i):

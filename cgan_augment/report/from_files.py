@@ -21,7 +21,8 @@ from ..data.subsets import _fingerprint
 from .config import SYNTHETIC_ARMS, Progress, ReportConfig
 from .run import run_report
 from .run import _check_compatible
-from ..train import RunSettings, TrainConfig, train_generator
+from ..train import RunSettings, fit_generator
+from ..train.families import family, recipe_from_dict
 
 __all__ = ["report_from_spec", "check_model_split"]
 
@@ -79,30 +80,30 @@ def _load_test(spec: DataSpec, test: str, train):
     return load_data(test_spec).train
 
 
-def _fit_or_reuse(train, spec: DataSpec, fit: TrainConfig, run: RunSettings, folder: Path, resume: bool, force: bool,
+def _fit_or_reuse(train, spec: DataSpec, fit, run: RunSettings, folder: Path, resume: bool, force: bool,
                   on_progress, should_stop):
-    """Fit a generator on ``train`` into ``folder``; with ``resume``, reuse or continue one made there
-    with the same recipe and training split."""
+    """Fit a generator of any family (``fit`` is its recipe) on ``train`` into ``folder``; with
+    ``resume``, reuse a finished one made there with the same recipe and training split, or let the
+    family continue its fit (:func:`~cgan_augment.fit_generator`)."""
     model = folder / "model.safetensors"
     if resume and model.exists():
         meta = read_metadata(model)
-        same = (TrainConfig.from_dict(meta.get("train_config", {})) == fit
+        same = (recipe_from_dict(meta.get("train_config", {})) == fit
                 and meta.get("data", {}).get("train_fingerprint") == _fingerprint(train.indices))
-        finished = fit.family == "deform" or int(meta.get("step", 0)) >= fit.steps  # deform is fitted in one go
+        finished = int(meta.get("step", 0)) >= getattr(fit, "steps", 0)  # a recipe without steps fits in one pass
         if same and finished:
             return load_generator(model, device=run.device)
-    resume = resume and (folder / "checkpoint.safetensors").exists()
 
     def on_step(step, total, stats):
         if on_progress:
             on_progress("fit", step, total, f"D {stats['loss_d']:.2f} G {stats['loss_g']:.2f}" if "loss_d" in stats else "")
 
-    return train_generator(train, fit, folder, run=run, data_info=spec.to_dict(), resume=resume, force=force,
-                           on_step=on_step, should_stop=should_stop)
+    return fit_generator(train, fit, folder, run, data_info=spec.to_dict(), resume=resume and model.exists(), force=force,
+                         on_step=on_step, should_stop=should_stop)
 
 
 def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str, Path, None] = None,
-                fit: Optional[TrainConfig] = None, fit_run: RunSettings = RunSettings(), test: Optional[str] = None,
+                fit=None, fit_run: RunSettings = RunSettings(), test: Optional[str] = None,
                 config: ReportConfig = ReportConfig(), oracle: bool = False, device: Union[str, torch.device] = "auto",
                 on_progress: Optional[Progress] = None, resume: bool = False, force: bool = False,
                 should_stop: Optional[Callable[[], bool]] = None) -> dict:
@@ -112,8 +113,10 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
         spec: the data; with ``spec.test_split`` the held-out part is the test set.
         out: the report folder (a generator fitted here goes to ``out/generator``).
         model: a ``model.safetensors`` fitted on the same training split (checked), or
-        fit: a :class:`~cgan_augment.TrainConfig` to fit the generator on the training split here;
-            a report whose arms include no synthetic arm needs neither.
+        fit: a recipe of any family (:class:`~cgan_augment.DeformConfig`, the recommended one,
+            :class:`~cgan_augment.TrainConfig`, ...) to fit the generator on the training split
+            here (:func:`~cgan_augment.fit_generator`); a report whose arms include no synthetic
+            arm needs neither.
         fit_run: the fit's intervals and workers (its device is ``device``).
         test: separate test data (folder, ``.npz`` or ``builtin:``) instead of ``spec.test_split``.
         config: the report settings. oracle: add the oracle arm, trained on the training split
@@ -122,7 +125,7 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
             ``"fit"``; ``resume`` also lets an earlier report in ``out`` be reused. force: redo an
             earlier report in ``out`` and replace its generator in ``out/generator``. A folder
             that no report wrote (no manifest) is never written into.
-        should_stop: as in :func:`~cgan_augment.train_generator`, polled during the fit.
+        should_stop: as in :func:`~cgan_augment.fit_generator`, polled during the fit.
 
     Returns:
         The report as a dict.
@@ -133,6 +136,8 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
             test data of other classes or image shape. OutputDirError: ``out`` is taken (see above).
         TrainingInterrupted: ``should_stop`` stopped the fit (a checkpoint is in ``out/generator``).
     """
+    if fit is not None:
+        family(fit)  # a recipe of a registered family, checked before any work
     needs_generator = any(a in SYNTHETIC_ARMS for a in config.arms)
     if (model is not None and fit is not None) or (needs_generator and model is None and fit is None):
         raise ConfigError("give exactly one of --model MODEL (a fitted model.safetensors) and --fit (fit one here); "

@@ -1,5 +1,7 @@
-"""Training a class-conditional GAN: :class:`TrainConfig` (the recipe), :class:`RunSettings` (how
-the run goes) and :func:`train_generator`.
+"""Fitting generators: :func:`fit_generator` fits any family from its recipe (the registry of
+families is ``families``); the GAN families fit through the adversarial loop of this package,
+:func:`train_generator`, with :class:`TrainConfig` (the recipe) and :class:`RunSettings` (how the
+run goes, for every family).
 
 The loop is shaped like StyleGAN2-ADA's ``training_loop``: :func:`_build` makes the networks and
 optimisers, :func:`_step` is one optimisation step, and :class:`_Maintenance` does the periodic
@@ -19,7 +21,7 @@ Files written to ``out`` (rank 0 only, each atomically): ``model.safetensors`` (
 mean logits on real and generated images, for wgan-gp the Wasserstein estimate and the penalty,
 per-class diversity), ``training_curves.png`` and ``diversity.png`` drawn from it, ``config.json``.
 
-Modules, in import order: ``config`` (:class:`TrainConfig`, :class:`RunSettings`), ``distributed``
+Modules, in import order: ``families`` (the registry, :func:`fit_generator`; no torch), ``config`` (:class:`TrainConfig`, :class:`RunSettings`), ``distributed``
 (process group, DDP wrapping, rank-0 writes, all-reduced stop flags under torchrun), ``sampler``
 (one real batch per step), ``maintenance`` (grids, logs, checkpoints on a schedule), ``step``
 (``_step``, one optimisation step), ``loop`` (:func:`train_generator`, ``_build``).
@@ -27,10 +29,11 @@ Modules, in import order: ``config`` (:class:`TrainConfig`, :class:`RunSettings`
 
 from .._util.lazy import lazy_exports as _lazy_exports
 from .config import RunSettings, TrainConfig
+from .families import DEFAULT_RECIPE, fit_generator, register_family
 
 _EXPORTS = {"train_generator": "loop"}
 
-__all__ = ["TrainConfig", "RunSettings", "train_generator"]
+__all__ = ["TrainConfig", "RunSettings", "train_generator", "fit_generator", "register_family", "DEFAULT_RECIPE"]
 
 
 # Names of the heavy modules are imported on first use (PEP 562): the settings stay light.

@@ -7,16 +7,20 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .._util.constraints import BOOL, Check, CheckedConfig, Interval, OneOf
-from .._util.choices import FAMILIES, LOSSES, POLICIES
+from .._util.choices import LOSSES, POLICIES
 
-__all__ = ["TrainConfig", "RunSettings"]
+__all__ = ["TrainConfig", "RunSettings", "GAN_FAMILIES"]
+
+GAN_FAMILIES = ("dcgan", "mlp")  # the families this recipe fits (through the adversarial loop)
 
 
 @dataclass(frozen=True)
 class TrainConfig(CheckedConfig):
-    """The recipe: what changes the model. Stored in the model file; ``resume`` refuses another one
-    (only ``steps`` may grow). Defaults are the recommended settings: those that measured best in
-    ``benchmarks/bench_generators.py`` (see ``benchmarks/RESULTS.md``, issue 5).
+    """The GAN families' recipe: what changes the model. Stored in the model file; ``resume``
+    refuses another one (only ``steps`` may grow). Defaults are the settings that measured best for
+    a GAN in ``benchmarks/bench_generators.py`` (``benchmarks/RESULTS.md``, issue 5). The
+    recommended family is ``deform`` (:class:`~cgan_augment.DeformConfig`); fit either with
+    :func:`~cgan_augment.fit_generator`.
 
     Args:
         family: ``dcgan`` (conv, conditional BatchNorm, spectral-norm projection discriminator) or ``mlp``.
@@ -56,7 +60,8 @@ class TrainConfig(CheckedConfig):
     seed: int = 0
 
     _parameter_constraints = {
-        "family": [OneOf(FAMILIES)],
+        "family": [Check(lambda v: v in GAN_FAMILIES, f"one of {', '.join(GAN_FAMILIES)} (the GAN families; "
+                         "the deform family's recipe is DeformConfig)")],
         "loss": [OneOf(LOSSES)],
         "steps": [Interval(int, 1)], "batch_size": [Interval(int, 1)], "z_dim": [Interval(int, 1)], "width": [Interval(int, 1)],
         "lr": [Interval(float, 0, closed="neither")],

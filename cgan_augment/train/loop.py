@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import time
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -17,7 +16,7 @@ from torch.utils.data import DataLoader
 from ..generators.model_file import load_checkpoint
 from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
                       TrainingInterrupted)
-from .._util.files import make_dir
+from .._util.files import OutDirLock, make_dir
 from ..data.subsets import _fingerprint, class_counts
 from ..generators.networks import Generator, build_discriminator, build_generator
 from .config import RunSettings, TrainConfig
@@ -26,49 +25,7 @@ from .maintenance import _Maintenance, _Nets, _standing_stats, _write_json
 from .sampler import _StepBatchSampler
 from .step import _STATS, _step
 
-__all__ = ["train_generator"]
-
-
-class _OutDirLock:
-    """``out/.lock`` holding the owner's pid; a lock whose process is gone is taken over."""
-
-    def __init__(self, out: Path, force: bool):
-        self.path, self.force, self.held = out / ".lock", force, False
-
-    def __enter__(self):
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                os.write(fd, str(os.getpid()).encode())
-                os.close(fd)
-                self.held = True
-                return self
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _alive(pid) and not self.force:
-                    raise OutputDirError(f"{self.path.parent}: another fit (pid {pid}) is writing here; "
-                                         "wait for it, use another --out, or pass --force.") from None
-                self.path.unlink(missing_ok=True)
-            except OSError as e:
-                raise OutputDirError(f"{self.path.parent}: cannot write here ({e.strerror}).") from None
-        raise OutputDirError(f"{self.path.parent}: could not take the lock file {self.path}.")
-
-    def __exit__(self, *exc):
-        if self.held:
-            self.path.unlink(missing_ok=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+__all__ = ["train_generator", "fit_gan"]
 
 
 def train_generator(
@@ -122,19 +79,16 @@ def train_generator(
         TrainingDiverged: non-finite losses. TrainingInterrupted: ``should_stop`` said so.
         TrainingCollapsed: ``run.strict`` and a collapse or stall warning.
     """
-    if config.family == "deform":  # not adversarial: registration, then a Gaussian over the warps
-        from ..generators.deform import DeformConfig, fit_deform
-
-        rank = int(os.environ.get("RANK", rank))
-        return fit_deform(dataset, DeformConfig(seed=config.seed), out if rank == 0 else None, data_info=data_info,
-                          force=force, device=run.device)
+    if not isinstance(config, TrainConfig):
+        raise ConfigError(f"train_generator fits the GAN families from a TrainConfig. Got a {type(config).__name__}; "
+                          "fit any family with cgan_augment.fit_generator.")
     _check_arch(config, dataset)  # before any folder is made: a refused run leaves none behind
     group, device = _setup(run.device)
     try:
         rank = group.rank if group.world > 1 else rank
         out = Path(out) if out is not None else None
         writer = out is not None and rank == 0
-        lock = _OutDirLock(out, force) if writer else contextlib.nullcontext()
+        lock = OutDirLock(out, force) if writer else contextlib.nullcontext()
         error = None
         try:
             if writer:
@@ -245,14 +199,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
     meta = {"arch": arch, "classes": list(dataset.classes), "class_counts": class_counts(dataset),
             "train_config": asdict(config), "data": data_meta, "warnings": []}
 
-    start = 0
-    if resume and out is not None:  # every rank reads the checkpoint: weights and optimiser states alike
-        saved = load_checkpoint(out / "checkpoint.safetensors", nets.modules, nets.optimizers)
-        _check_resumable(out, saved, meta, config)
-        start = int(saved["step"])
-        meta["warnings"] = list(saved.get("warnings", []))
-        for module in nets.modules.values():
-            module.to(device)
+    start = _resume(out, nets, meta, config, device) if resume and out is not None else 0
     _distribute(nets, device, world)
     maintenance = None
     if writer:
@@ -281,13 +228,8 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                 flags = torch.stack([bad.float(), torch.tensor(float(stop_asked), device=device)])
                 summed = group.reduce_stats(torch.cat([losses, flags]))
                 now = time.perf_counter()
-                stats = {"step": step, **{k: float(v) / world for k, v in zip(_STATS, summed)},
-                         "images_per_s": round((step - last_step) * config.batch_size * d_steps / max(now - last_time, 1e-9), 1)}
+                stats = _window_stats(summed, world, step, (step - last_step) * config.batch_size * d_steps / max(now - last_time, 1e-9), config)
                 last_step, last_time = step, now
-                if config.loss == "wgan-gp":  # the critic's Wasserstein estimate E[D(real)] - E[D(fake)], for the curves
-                    stats["w_estimate"] = stats["d_real"] - stats["d_fake"]
-                else:
-                    del stats["gp"]
                 if summed[len(_STATS)] > 0:
                     _diverged(step, stats)
                 if on_step:
@@ -329,6 +271,37 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
     final.classes = list(dataset.classes)
     final.metadata = dict(meta, step=step)
     return final
+
+
+def _resume(out: Path, nets: _Nets, meta: dict, config: TrainConfig, device: torch.device) -> int:
+    """Load ``out/checkpoint.safetensors`` into ``nets`` (every rank reads it: weights and optimiser
+    states alike) after checking it was made with this recipe and data; returns its step."""
+    saved = load_checkpoint(out / "checkpoint.safetensors", nets.modules, nets.optimizers)
+    _check_resumable(out, saved, meta, config)
+    meta["warnings"] = list(saved.get("warnings", []))
+    for module in nets.modules.values():
+        module.to(device)
+    return int(saved["step"])
+
+
+def _window_stats(summed: torch.Tensor, world: int, step: int, images_per_s: float, config: TrainConfig) -> dict:
+    """The losses of a read-back window (means over ranks), as ``on_step`` and ``log.jsonl`` get them."""
+    stats = {"step": step, **{k: float(v) / world for k, v in zip(_STATS, summed)}, "images_per_s": round(images_per_s, 1)}
+    if config.loss == "wgan-gp":  # the critic's Wasserstein estimate E[D(real)] - E[D(fake)], for the curves
+        stats["w_estimate"] = stats["d_real"] - stats["d_fake"]
+    else:
+        del stats["gp"]
+    return stats
+
+
+def fit_gan(dataset, config: TrainConfig, out: Union[str, Path, None] = None, run: RunSettings = RunSettings(), *,
+            data_info: Optional[dict] = None, resume: bool = False, force: bool = False,
+            on_step: Optional[Callable[[int, int, dict], None]] = None,
+            should_stop: Optional[Callable[[], bool]] = None) -> Generator:
+    """The GAN families' ``fit`` in the registry's form (:mod:`cgan_augment.train.families`):
+    :func:`train_generator`, whose contract it keeps (lock, resume from the checkpoint, stop requests)."""
+    return train_generator(dataset, config, out, run=run, data_info=data_info, resume=resume, force=force,
+                           on_step=on_step, should_stop=should_stop)
 
 
 def _diverged(step: int, stats: dict):
