@@ -253,7 +253,7 @@ def _cli(*args):
 def test_cli_report_with_fit_and_oracle(tmp_path):
     out = tmp_path / "rep"
     result = _cli("report", "builtin:digits", "--image-size", 8, "--imbalance", 10, "--test-split", 0.3, "--fit",
-                  "--fit-steps", 2, "--fit-width", 8, "--oracle", "--arms", "real,classic-aug,synthetic,oracle",
+                  "--fit-family", "dcgan", "--fit-steps", 2, "--fit-width", 8, "--oracle", "--arms", "real,classic-aug,synthetic,oracle",
                   "--seeds", 2, "--steps", 3, "--batch-size", 16, "--device", "cpu", "--out", out)
     assert result.exit_code == 0, result.output
     assert "| classic-aug |" in result.output and "report.md" in result.output

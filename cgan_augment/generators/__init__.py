@@ -1,8 +1,10 @@
 """Class-conditional generators: the :class:`Generator` base (``sample``, ``decode``), the GAN
-families' networks and their discriminators (``networks``), the deform family (learned warps of a
-class's own images: its recipe ``deform_config``, its fit ``deform``), what a family that fits in one
-process shares (``fitting``: output folder, resume, model file; ``recipes``: the recipe as stored), model files (safetensors + JSON metadata, ``model_file``) and
-latent walks (``walks``). Nothing here knows how a GAN is trained: that is :mod:`cgan_augment.train`.
+families' networks and their discriminators and the table of generator classes that model files
+are rebuilt from (``networks``), the deform family (learned warps of a class's own images: its
+recipe ``deform_config``, its fit ``deform``), what every family that fits in one process shares
+(``fitting``: output folder, resume, model file; ``recipes``: the recipe as the model file stores
+it), model files (safetensors + JSON metadata, ``model_file``) and latent walks (``walks``).
+Nothing here knows how a GAN is trained or which families exist: that is :mod:`cgan_augment.train`.
 """
 
 from .._util.lazy import lazy_exports as _lazy_exports

@@ -64,7 +64,7 @@ def register_pairs(a: torch.Tensor, b: torch.Tensor, grid: int = 5, steps: int =
         loss.backward()
         opt.step()
         if on_step is not None:
-            on_step(step, steps, {"step": step, "loss": float(loss) / len(a)})
+            on_step(step, steps, {"step": step, "loss": float(loss.detach()) / len(a)})
         if should_stop is not None and should_stop():
             raise TrainingInterrupted(step)
     with torch.no_grad():
