@@ -14,7 +14,7 @@ from typing import Iterator, Union
 from ..errors import OutputDirError
 
 __all__ = ["atomic_path", "write_text_atomic", "make_dir", "replace_folder", "current_umask", "MANIFEST",
-           "check_output_folder", "write_manifest", "OutDirLock"]
+           "check_output_folder", "write_manifest", "OutDirLock", "safe_part", "safe_parts"]
 
 MANIFEST = "cgan-augment.json"  # in every folder a command creates: which command wrote it
 
@@ -194,3 +194,27 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def safe_part(name: str) -> str:
+    """``name`` (from a user or a file: a class name in a model file or an .npz) as one path part
+    that stays inside its folder: ``/``, ``\\`` and NUL become ``_``, and ``.``, ``..`` and the
+    empty name become ``_`` too. Every other name is kept as it is (``"7"``, ``"a b"``, ``"é"``)."""
+    part = "".join("_" if ch in "/\\\0" else ch for ch in str(name))
+    return "_" if part in ("", ".", "..") else part
+
+
+def safe_parts(names) -> list:
+    """:func:`safe_part` of each of ``names``, refusing two names that would share a folder.
+
+    Raises:
+        OutputDirError: two names become the same path part.
+    """
+    parts = [safe_part(n) for n in names]
+    seen: dict = {}
+    for name, part in zip(names, parts):
+        if part in seen and seen[part] != name:
+            raise OutputDirError(f"classes {seen[part]!r} and {name!r} would both be written to the folder {part!r}; "
+                                 "rename one of them.")
+        seen[part] = name
+    return parts

@@ -1,6 +1,7 @@
-"""What every family that fits in one process (not through the GAN loop) shares: its output
-folder checked and locked for the fit, ``resume`` of a finished model, and the model file written
-with the same metadata as every family's (``train_config`` = ``{"family": ..., **recipe}``).
+"""What the families' fits share: the rules of their output folder and its lock for the length of
+the fit (:func:`claim_output`, the GAN loop's too), and for a family that fits in one process
+(not through the GAN loop) ``resume`` of a finished model and the model file written with every
+family's metadata (``train_config`` = ``{"family": ..., **recipe}``).
 
 A family's ``fit`` uses them as :func:`~cgan_augment.generators.deform.fit_deform` does::
 
@@ -42,24 +43,26 @@ def single_process(family: str) -> None:
 
 
 @contextmanager
-def claim_output(out: Union[str, Path, None], *, resume: bool, force: bool) -> Iterator[Optional[Path]]:
+def claim_output(out: Union[str, Path, None], *, resume: bool, force: bool, resume_from: str = MODEL) -> Iterator[Optional[Path]]:
     """The folder ``out`` (created) while it is locked for this fit (``out/.lock``), or ``None`` for
-    no folder. The rules of the GAN loop: a model already there is replaced only with ``force``
-    (``resume`` continues it); ``resume`` needs a model to continue.
+    no folder: every family's rules for its output, the GAN loop's included. A model already there
+    is replaced only with ``force`` (``resume`` continues it); ``resume`` needs ``out/resume_from``
+    (the GAN loop's checkpoint; a family with no state between steps: the model itself).
 
     Raises:
-        OutputDirError: a model is there and neither ``resume`` nor ``force``; ``resume`` and no
-            model; another fit holds the lock (and not ``force``); the folder cannot be made.
+        OutputDirError: a model is there and neither ``resume`` nor ``force``; ``resume`` and
+            nothing to resume from; another fit holds the lock (and not ``force``); the folder
+            cannot be made.
     """
     if out is None:
         yield None
         return
     out = Path(out)
     if not resume and not force and (out / MODEL).exists():
-        raise OutputDirError(f"{out}: already holds a {MODEL}; pass --resume to keep it, --force to replace it, "
+        raise OutputDirError(f"{out}: already holds a {MODEL}; pass --resume to continue it, --force to replace it, "
                              "or choose another --out.")
-    if resume and not (out / MODEL).exists():
-        raise OutputDirError(f"{out}: nothing to resume (no {MODEL}); run without --resume.")
+    if resume and not (out / resume_from).exists():
+        raise OutputDirError(f"{out}: nothing to resume (no {resume_from}); run without --resume.")
     make_dir(out)
     with OutDirLock(out, force):
         yield out

@@ -16,7 +16,7 @@ import torch
 from ..generators.model_file import load_generator
 from .._util.devices import DeviceLike, resolve_device
 from ..errors import ConfigError, OutputDirError
-from .._util.files import current_umask, replace_folder
+from .._util.files import current_umask, replace_folder, safe_parts
 from .._util.pictures import save_grid, save_png
 from .synthetic import SyntheticDataset
 
@@ -152,11 +152,12 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
     except OSError as e:
         raise OutputDirError(f"{out}: cannot create the output folder ({e.strerror}).") from None
     total, done, written = len(dataset), 0, {c: 0 for c in dataset.classes}
+    folders = safe_parts(dataset.classes)  # class names may come from a file (.npz): each stays one folder
     try:
-        for c in dataset.classes:
-            (tmp / c).mkdir()
+        for folder in folders:
+            (tmp / folder).mkdir()
         for i, (label, name, src) in enumerate(names):
-            dst = tmp / dataset.classes[label] / name
+            dst = tmp / folders[label] / name
             dst.parent.mkdir(parents=True, exist_ok=True)
             if src is None:
                 _save_image(dataset.real[i][0], dst)
@@ -173,7 +174,7 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
                 on_item(done, total)
         per_class = [0] * len(dataset.classes)
         for j, label in enumerate(dataset.synthetic_targets):
-            save_png(dataset.pool[j].float() / 255, tmp / dataset.classes[label] / f"{SYNTHETIC_PREFIX}{per_class[label]:05d}.png")
+            save_png(dataset.pool[j].float() / 255, tmp / folders[label] / f"{SYNTHETIC_PREFIX}{per_class[label]:05d}.png")
             per_class[label] += 1
             written[dataset.classes[label]] += 1
             done += 1
@@ -243,11 +244,11 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
     except OSError as e:
         raise OutputDirError(f"{out}: cannot write here ({e.strerror}).") from None
     try:
-        names = []
+        names, folders = [], safe_parts(generator.classes)  # class names come from the model file: each stays one folder
         for i, label in enumerate(labels):
-            (tmp / generator.classes[label]).mkdir(exist_ok=True)
+            (tmp / folders[label]).mkdir(exist_ok=True)
             for j in range(n):
-                names.append(Path(generator.classes[label]) / f"{j:05d}.png")
+                names.append(Path(folders[label]) / f"{j:05d}.png")
                 save_png(images[i * n + j], tmp / names[-1])
         write_manifest(tmp, "sample", {"model": str(model), "classes": [generator.classes[k] for k in labels], "n": n, "seed": seed})
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700

@@ -13,10 +13,10 @@ from typing import Callable, Optional, Union
 import torch
 from torch.utils.data import DataLoader
 
+from ..generators.fitting import claim_output
 from ..generators.model_file import load_checkpoint
 from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
                       TrainingInterrupted)
-from .._util.files import OutDirLock, make_dir
 from ..data.subsets import _fingerprint, class_counts
 from ..generators.networks import Generator, build_discriminator, build_generator
 from .config import RunSettings, TrainConfig
@@ -88,20 +88,15 @@ def train_generator(
         rank = group.rank if group.world > 1 else rank
         out = Path(out) if out is not None else None
         writer = out is not None and rank == 0
-        lock = OutDirLock(out, force) if writer else contextlib.nullcontext()
-        error = None
+        claim, error = contextlib.ExitStack(), None
         try:
-            if writer:
-                _check_out(out, resume, force)
-                lock.__enter__()
+            if writer:  # every family's rules for its --out, and its lock (generators/fitting.py)
+                claim.enter_context(claim_output(out, resume=resume, force=force, resume_from="checkpoint.safetensors"))
         except CGANAugmentError as e:
             error = e
         group.first_error(error)  # every process stops with rank 0's message
-        try:
-            with _cuda_speedups(device):
-                return _train(dataset, config, run, out, writer, data_info or {}, resume, device, group, on_step, should_stop)
-        finally:
-            lock.__exit__(None, None, None)
+        with claim, _cuda_speedups(device):
+            return _train(dataset, config, run, out, writer, data_info or {}, resume, device, group, on_step, should_stop)
     finally:
         group.close()
 
@@ -114,15 +109,6 @@ def _check_arch(config: TrainConfig, dataset) -> None:
     with torch.device("meta"):
         build_generator(**arch)
         build_discriminator(arch["family"], arch["num_classes"], arch["image_size"], arch["channels"], arch["width"])
-
-
-def _check_out(out: Path, resume: bool, force: bool) -> None:
-    make_dir(out)
-    if not resume and not force and (out / "model.safetensors").exists():
-        raise OutputDirError(f"{out}: already holds a model.safetensors; pass --resume to continue it, "
-                             "--force to replace it, or choose another --out.")
-    if resume and not (out / "checkpoint.safetensors").exists():
-        raise OutputDirError(f"{out}: nothing to resume (no checkpoint.safetensors); run without --resume.")
 
 
 @contextlib.contextmanager
