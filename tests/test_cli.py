@@ -53,7 +53,7 @@ def test_fit_info_sample_roundtrip(tmp_path, image_folder):
 def test_fit_refuses_to_overwrite_and_bad_inputs_are_one_line(tmp_path, image_folder):
     out = tmp_path / "run"
     assert run("fit", image_folder, "--out", out, *TINY).exit_code == 0
-    one_line_error(run("fit", image_folder, "--out", out, *TINY), "already holds a model", "--resume")
+    one_line_error(run("fit", image_folder, "--out", out, *TINY), "holds an earlier fit output", "--resume")
     (image_folder / "a" / "bad.png").write_bytes(b"\x89PNG garbage")
     one_line_error(run("fit", image_folder, "--out", tmp_path / "o2", *TINY), "bad.png", "--skip-bad")
     skipped = run("fit", image_folder, "--out", tmp_path / "o3", "--skip-bad", *TINY)

@@ -97,7 +97,7 @@ def test_cli_fit_deform_then_sample_and_augment(tmp_path):
     assert r.exit_code == 0, r.output
     assert {"model.safetensors", "samples.png", "config.json"} <= {p.name for p in out.iterdir()}
     again = CliRunner().invoke(main, ["fit", *args, "--family", "deform", "--out", str(out)])
-    assert again.exit_code != 0 and "already holds a model.safetensors" in again.output
+    assert again.exit_code != 0 and "holds an earlier fit output" in again.output
     r = CliRunner().invoke(main, ["sample", str(out / "model.safetensors"), "--class", "9", "--n", "3", "--out", str(tmp_path / "s")])
     assert r.exit_code == 0, r.output
     assert len(list((tmp_path / "s").rglob("*.png"))) == 3

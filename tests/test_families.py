@@ -118,7 +118,7 @@ def test_a_toy_family_works_end_to_end(tmp_path, split):
 def test_every_family_keeps_the_output_rules(tmp_path, split):
     out = tmp_path / "noise"
     fit_generator(split.train, NoiseConfig(), out, CPU)
-    with pytest.raises(OutputDirError, match="already holds a model.safetensors"):
+    with pytest.raises(OutputDirError, match="holds an earlier fit output; pass resume=True to continue it"):
         fit_generator(split.train, NoiseConfig(), out, CPU)
     before = (out / "model.safetensors").stat().st_mtime_ns
     assert isinstance(fit_generator(split.train, NoiseConfig(), out, CPU, resume=True), NoiseGenerator)
@@ -130,6 +130,14 @@ def test_every_family_keeps_the_output_rules(tmp_path, split):
         fit_generator(split.train, NoiseConfig(), out, CPU, resume=True)
     fit_generator(split.train, NoiseConfig(noise=0.3), out, CPU, force=True)  # --force takes the lock over
     assert not (out / ".lock").exists()
+    assert json.loads((out / "cgan-augment.json").read_text())["command"] == "fit"  # the one guard's manifest
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "notes.txt").write_text("mine")
+    for flags in ({}, {"force": True}, {"resume": True}):  # a folder no fit wrote is never written into
+        with pytest.raises(OutputDirError, match="was not written by `cgan-augment fit`"):
+            fit_generator(split.train, NoiseConfig(), theirs, CPU, **flags)
+    assert sorted(p.name for p in theirs.iterdir()) == ["notes.txt"]
     with pytest.raises(OutputDirError, match="nothing to resume"):
         fit_generator(split.train, NoiseConfig(), tmp_path / "empty", CPU, resume=True)
 

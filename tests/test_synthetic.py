@@ -324,7 +324,7 @@ def test_augment_folder_reads_back_with_planned_counts(image_folder, model_path,
     assert x.size == (SIZE, SIZE)
 
     again = _run(["augment", str(image_folder), "--model", str(model_path), "--out", str(out), "--target", "0.5"])
-    assert again.exit_code == 1 and "folder is not empty; choose a new folder, or pass --force" in again.output
+    assert again.exit_code == 1 and "holds an earlier augment output; pass --force to replace it" in again.output
     forced = _run(["augment", str(image_folder), "--model", str(model_path), "--out", str(out), "--target", "0.5", "--force"])
     assert forced.exit_code == 0, forced.output
     assert np.bincount(ImageFolder(str(out)).targets).tolist() == [12, 6, 6]  # replaced, no stale files

@@ -184,7 +184,7 @@ def test_sigint_and_sigterm_make_the_cli_write_a_checkpoint_and_exit_130(tmp_pat
 def test_existing_model_is_never_overwritten_without_resume_or_force(digits, tmp_path, tiny_config):
     train_generator(digits, tiny_config, tmp_path)
     before = (tmp_path / "model.safetensors").read_bytes()
-    with pytest.raises(OutputDirError, match="already holds a model"):
+    with pytest.raises(OutputDirError, match="holds an earlier fit output"):
         train_generator(digits, TrainConfig(steps=1, width=8, z_dim=8), tmp_path)
     assert (tmp_path / "model.safetensors").read_bytes() == before
     with pytest.raises(OutputDirError, match="other settings"):

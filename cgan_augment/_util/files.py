@@ -1,9 +1,9 @@
-"""Atomic file writes: every file the project writes appears whole or not at all; and output
-folders claimed by a manifest, so that no command writes over files it did not write."""
+"""Atomic file writes: every file the project writes appears whole or not at all, a whole folder
+replaces another in one rename, and names from users and files become safe path parts. The rules
+of what a command may write over are :mod:`.output`'s."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -13,10 +13,7 @@ from typing import Iterator, Union
 
 from ..errors import OutputDirError
 
-__all__ = ["atomic_path", "write_text_atomic", "make_dir", "replace_folder", "current_umask", "MANIFEST",
-           "check_output_folder", "write_manifest", "OutDirLock", "safe_part", "safe_parts"]
-
-MANIFEST = "cgan-augment.json"  # in every folder a command creates: which command wrote it
+__all__ = ["atomic_path", "write_text_atomic", "make_dir", "replace_folder", "current_umask", "safe_part", "safe_parts"]
 
 
 def current_umask() -> int:
@@ -99,101 +96,6 @@ def replace_folder(new: Union[str, Path], out: Union[str, Path]) -> None:
     if old.exists():
         raise OutputDirError(f"{out}: written, but the earlier output moved aside to {old} could not be deleted; "
                              "delete it by hand.")
-
-
-def _manifest_command(folder: Path) -> str:
-    try:
-        return str(json.loads((folder / MANIFEST).read_text()).get("command", ""))
-    except (OSError, ValueError, AttributeError):
-        return ""
-
-
-def check_output_folder(out: Union[str, Path], command: str, *, force: bool = False, resume: bool = False,
-                        can_resume: bool = False, also_ours: tuple = ()) -> bool:
-    """May ``command`` write into the folder ``out``? Call it before any work, create the folder
-    (and :func:`write_manifest`) only once the inputs are known good.
-
-    Returns:
-        Whether ``out`` holds an earlier output of ``command`` (its manifest, or one of the files
-        named in ``also_ours``) that ``force`` (or, if ``can_resume``, ``resume``) lets it reuse.
-
-    Raises:
-        OutputDirError: ``out`` is a file; or a folder that is not empty and was not written by
-            ``command`` (left alone even with ``force``); or an earlier output of ``command`` and
-            neither ``force`` nor ``resume`` was given.
-    """
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise OutputDirError(f"{out}: exists and is not a folder; choose a folder name.")
-    if not (out.is_dir() and any(out.iterdir())):
-        return False
-    if _manifest_command(out) != command and not any((out / name).exists() for name in also_ours):
-        raise OutputDirError(f"{out}: folder is not empty and was not written by `cgan-augment {command}` (no {MANIFEST}); "
-                             "it is left alone, even with --force. Choose a new or empty folder.",
-                             cli_message=f"{out}: folder is not empty and was not written by `cgan-augment {command}` "
-                                         f"(no {MANIFEST}); it is left alone, even with --force. Choose a new or empty --out.")
-    if force or (resume and can_resume):
-        return True
-    flags, args = ("--resume to reuse its finished runs, --force to redo it", "resume=True to reuse its finished runs, "
-                   "force=True to redo it") if can_resume else ("--force to replace it", "force=True to replace it")
-    raise OutputDirError(f"{out}: holds an earlier {command} output; pass {args}, or choose another folder.",
-                         cli_message=f"{out}: holds an earlier {command} output; pass {flags}, or choose another --out.")
-
-
-def write_manifest(out: Union[str, Path], command: str, info: dict) -> None:
-    """Mark ``out`` as written by ``command`` (with ``info``, JSON-able) for :func:`check_output_folder`."""
-    from .._version import __version__
-
-    write_text_atomic(Path(out) / MANIFEST, json.dumps(dict(info, command=command, cgan_augment=__version__), indent=2) + "\n")
-
-
-class OutDirLock:
-    """``out/.lock`` holding the owner's pid, for the length of a ``with`` block: two fits never
-    write into one folder at once. A lock whose process is gone is taken over; ``force`` takes
-    over a live one too.
-
-    Raises (on entry):
-        OutputDirError: another live process holds the lock (and not ``force``), or ``out`` is not writable.
-    """
-
-    def __init__(self, out: Union[str, Path], force: bool = False):
-        self.path, self.force, self.held = Path(out) / ".lock", force, False
-
-    def __enter__(self):
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-                os.write(fd, str(os.getpid()).encode())
-                os.close(fd)
-                self.held = True
-                return self
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and _alive(pid) and not self.force:
-                    raise OutputDirError(f"{self.path.parent}: another fit (pid {pid}) is writing here; "
-                                         "wait for it, use another --out, or pass --force.") from None
-                self.path.unlink(missing_ok=True)
-            except OSError as e:
-                raise OutputDirError(f"{self.path.parent}: cannot write here ({e.strerror}).") from None
-        raise OutputDirError(f"{self.path.parent}: could not take the lock file {self.path}.")
-
-    def __exit__(self, *exc):
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def safe_part(name: str) -> str:

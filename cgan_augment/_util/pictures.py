@@ -12,7 +12,7 @@ import torch
 
 from .files import atomic_path
 
-__all__ = ["save_grid", "grid_mark", "check_picture_target", "read_grid", "save_png", "quiet_figure_warnings", "MIN_CELL", "GRID_SUFFIXES"]
+__all__ = ["save_grid", "grid_mark", "read_grid", "save_png", "quiet_figure_warnings", "MIN_CELL", "GRID_SUFFIXES"]
 
 MIN_CELL = 32  # smallest side, in screen pixels, of one image in a picture meant for a person
 _PAD, _FONT_SIZE, _MAX_LABEL = 2, 12, 24
@@ -110,31 +110,6 @@ def save_grid(images: torch.Tensor, path: Union[str, Path], nrow: int, row_label
         extra["pnginfo"].add_text(_MARK_KEY, mark)
     with atomic_path(path) as tmp:
         picture.save(tmp, format=kind, **extra)
-
-
-def check_picture_target(path: Union[str, Path], mark: str, what: str, force: bool = False) -> None:
-    """May a picture marked ``mark`` be written at ``path``? Yes if nothing is there, or if an
-    earlier one with that mark is and ``force`` is given; a file without the mark is never
-    written over. ``what`` names the picture in messages (e.g. "sample grid").
-
-    Raises:
-        OutputDirError: ``path`` is a folder, a file we did not write, or ours without ``force``.
-    """
-    from ..errors import OutputDirError
-
-    path = Path(path)
-    if not path.exists():
-        return
-    if path.is_dir():
-        raise OutputDirError(f"{path}: is a folder; a {what} needs a file name.")
-    if grid_mark(path) != mark:
-        raise OutputDirError(f"{path}: exists and was not written by `cgan-augment sample`; it is left alone, even with "
-                             "force=True. Choose another file name.",
-                             cli_message=f"{path}: exists and was not written by `cgan-augment sample`; it is left alone, "
-                                         "even with --force. Choose another --out.")
-    if not force:
-        raise OutputDirError(f"{path}: holds an earlier {what}; pass force=True to replace it, or choose another file name.",
-                             cli_message=f"{path}: holds an earlier {what}; pass --force to replace it, or choose another --out.")
 
 
 def grid_mark(path: Union[str, Path]) -> str:

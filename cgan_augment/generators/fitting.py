@@ -24,7 +24,8 @@ from typing import Iterator, Optional, Union
 
 import torch
 
-from .._util.files import OutDirLock, make_dir, write_text_atomic
+from .._util.files import make_dir, write_text_atomic
+from .._util.output import OutputFolder
 from ..data.subsets import _fingerprint, class_counts
 from ..errors import ConfigError, OutputDirError
 from .model_file import load_generator, read_metadata, save_generator
@@ -34,6 +35,7 @@ from .recipes import recipe_dict
 __all__ = ["single_process", "claim_output", "finished_model", "data_record", "save_fitted"]
 
 MODEL = "model.safetensors"
+FIT_FILES = (MODEL, "checkpoint.safetensors", "log.jsonl", ".lock")  # an earlier (or running) fit, also from before the manifest
 
 
 def single_process(family: str) -> None:
@@ -45,26 +47,29 @@ def single_process(family: str) -> None:
 @contextmanager
 def claim_output(out: Union[str, Path, None], *, resume: bool, force: bool, resume_from: str = MODEL) -> Iterator[Optional[Path]]:
     """The folder ``out`` (created) while it is locked for this fit (``out/.lock``), or ``None`` for
-    no folder: every family's rules for its output, the GAN loop's included. A model already there
-    is replaced only with ``force`` (``resume`` continues it); ``resume`` needs ``out/resume_from``
-    (the GAN loop's checkpoint; a family with no state between steps: the model itself).
+    no folder: every family's rules for its output, the GAN loop's included, those of every
+    command (:class:`~cgan_augment._util.output.OutputFolder`): an earlier fit's folder is
+    continued with ``resume`` or replaced with ``force``; a non-empty folder that no fit wrote is
+    never written into; ``resume`` needs ``out/resume_from`` (the GAN loop's checkpoint; a family
+    with no state between steps: the model itself).
 
     Raises:
-        OutputDirError: a model is there and neither ``resume`` nor ``force``; ``resume`` and
-            nothing to resume from; another fit holds the lock (and not ``force``); the folder
-            cannot be made.
+        OutputDirError: an earlier fit there and neither ``resume`` nor ``force``; a folder no fit
+            wrote; ``resume`` and nothing to resume from; another fit holds the lock (and not
+            ``force``); the folder cannot be made.
     """
     if out is None:
         yield None
         return
-    out = Path(out)
-    if not resume and not force and (out / MODEL).exists():
-        raise OutputDirError(f"{out}: already holds a {MODEL}; pass --resume to continue it, --force to replace it, "
-                             "or choose another --out.")
+    folder = OutputFolder(out, "fit", force=force, resume=resume, can_resume=True, ours=FIT_FILES,
+                          resume_help="continue it", redo_help="replace it")
+    folder.check()
+    out = folder.path
     if resume and not (out / resume_from).exists():
         raise OutputDirError(f"{out}: nothing to resume (no {resume_from}); run without --resume.")
     make_dir(out)
-    with OutDirLock(out, force):
+    with folder.locked():
+        folder.write_manifest(out, {})
         yield out
 
 

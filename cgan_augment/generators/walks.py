@@ -22,7 +22,8 @@ import torch
 from .model_file import load_generator
 from .._util.devices import resolve_device
 from ..errors import ConfigError, OutputDirError
-from .._util.pictures import check_picture_target, save_grid
+from .._util.output import OutputFile
+from .._util.pictures import save_grid
 from .networks import Generator
 
 __all__ = ["INTERPOLATIONS", "interpolate", "latent_walk", "latent_grid", "write_walk"]
@@ -141,7 +142,7 @@ def write_walk(model: Union[str, Path, Generator], out: Union[str, Path],
         grid = (out.with_name(f"{out.stem}_{_safe_name(generator.classes[label])}_grid.png"),
                 latent_grid(generator, label, n=n, seed=seed, mode=mode))
     for path, what in [(out, "latent walk")] + ([(grid[0], "latent grid")] if grid is not None else []):
-        check_picture_target(path, _WALK_MARK, what, force=force)
+        OutputFile(path, "sample", _WALK_MARK, what, force=force).check()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:

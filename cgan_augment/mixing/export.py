@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
@@ -16,7 +15,8 @@ import torch
 from ..generators.model_file import load_generator
 from .._util.devices import DeviceLike, resolve_device
 from ..errors import ConfigError, OutputDirError
-from .._util.files import current_umask, replace_folder, safe_parts
+from .._util.files import safe_parts
+from .._util.output import OutputFile, OutputFolder
 from .._util.pictures import save_grid, save_png
 from .synthetic import SyntheticDataset
 
@@ -60,31 +60,27 @@ def _save_image(image, path: Path) -> None:
     save_png(x.float() / 255 if not x.is_floating_point() else x, path)
 
 
+def _augment_folder(out: Union[str, Path], force: bool) -> OutputFolder:
+    return OutputFolder(out, "augment", force=force, ours=(MARKER,))  # augment.json: outputs from before the manifest
+
+
 def check_out_folder(out: Union[str, Path], force: bool = False, real=None) -> bool:
-    """Check that ``out`` can receive a :func:`write_image_folder` tree (call it before generating).
+    """Check that ``out`` can receive a :func:`write_image_folder` tree (call it before generating):
+    every command's rules (:class:`~cgan_augment._util.output.OutputFolder`), and not inside the
+    image folder of ``real``.
 
     Returns:
         Whether ``out`` holds an earlier output that ``force`` lets us replace.
 
     Raises:
-        OutputDirError: ``out`` is a file, is not empty (and not an earlier output with ``force``),
-            or lies inside the image folder of ``real``.
+        OutputDirError: ``out`` is a file, a non-empty folder that ``augment`` did not write, an
+            earlier output without ``force``, or lies inside the image folder of ``real``.
     """
     out = Path(out)
     root = _image_root(real) if real is not None else None
     if root is not None and (out.resolve() == root or root in out.resolve().parents):
         raise OutputDirError(f"{out}: lies inside the real image folder {root}; write the augmented copy elsewhere.")
-    if out.exists() and not out.is_dir():
-        raise OutputDirError(f"{out}: exists and is not a folder.")
-    if out.is_dir() and any(out.iterdir()):
-        if not force:
-            raise OutputDirError(f"{out}: folder is not empty; choose a new folder, or pass --force to replace an "
-                                 "earlier augment output.")
-        if not (out / MARKER).is_file():
-            raise OutputDirError(f"{out}: folder is not empty and is not an earlier augment output (no {MARKER}); "
-                                 "it is left alone even with --force. Choose a new or empty folder.")
-        return True
-    return False
+    return _augment_folder(out, force).check()
 
 
 def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep_real_files: bool = False,
@@ -105,7 +101,7 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
 
     The tree is built in a temporary folder beside ``out`` and renamed into place at the end, so
     ``out`` is never left half-written; an earlier output is renamed aside, not deleted, until the
-    new tree is in place (:func:`~cgan_augment._util.files.replace_folder`).
+    new tree is in place (:meth:`~cgan_augment._util.output.OutputFolder.staged`).
 
     Args:
         dataset: the SyntheticDataset to write.
@@ -127,7 +123,7 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
     """
     out = Path(out)
     keep = keep_real_files or link
-    replace = check_out_folder(out, force=force, real=dataset.real)
+    check_out_folder(out, force=force, real=dataset.real)
     names: list[tuple[int, str, Optional[str]]] = []  # (class, name, source file to copy) per real item
     taken: set = set()
     for i, label in enumerate(dataset.targets[:dataset.num_real]):
@@ -146,14 +142,9 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
         raise ConfigError(f"real file {clash[1]!r} of class {dataset.classes[clash[0]]!r} is named like a synthetic "
                           f"one ({SYNTHETIC_PREFIX}*.png); is DATA an earlier augment output? Rename it or use the original data.")
 
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as e:
-        raise OutputDirError(f"{out}: cannot create the output folder ({e.strerror}).") from None
     total, done, written = len(dataset), 0, {c: 0 for c in dataset.classes}
     folders = safe_parts(dataset.classes)  # class names may come from a file (.npz): each stays one folder
-    try:
+    with _augment_folder(out, force).staged({"data": (info or {}).get("data")}) as tmp:
         for folder in folders:
             (tmp / folder).mkdir()
         for i, (label, name, src) in enumerate(names):
@@ -183,14 +174,6 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
         record = dict(info or {}, plan=dataset.plan, seed=dataset.seed, real_files="linked" if link else
                       ("copied" if keep else "converted"))
         (tmp / MARKER).write_text(json.dumps(record, indent=2) + "\n")
-        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700
-        replace_folder(tmp, out)  # the earlier output is renamed aside, this one in, then the old one deleted
-    except OSError as e:
-        kept = "the earlier output in it is unchanged" if replace else "nothing was written to it"
-        raise OutputDirError(f"{out}: could not write ({e.strerror or e}); {kept}.") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return written
 
 
@@ -214,8 +197,7 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
         ConfigError: ``n`` below 1, an unknown class, ``out`` naming another picture format.
         OutputDirError: ``out`` exists (see above) or cannot be written.
     """
-    from .._util.files import check_output_folder, write_manifest
-    from .._util.pictures import GRID_SUFFIXES, check_picture_target
+    from .._util.pictures import GRID_SUFFIXES
 
     if n < 1:
         raise ConfigError(f"n should be a positive number of images. Got {n}.",
@@ -225,37 +207,25 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
     if suffix in _OTHER_PICTURES:
         raise ConfigError(f"{out}: one grid is written as .png or .jpg; give such a file name, or a folder for one file per image.")
     grid = suffix in GRID_SUFFIXES
-    if grid:
-        check_picture_target(out, _SAMPLE_MARK, "sample grid", force=force)
-    else:
-        check_output_folder(out, "sample", force=force)
+    target = OutputFile(out, "sample", _SAMPLE_MARK, "sample grid", force=force) if grid else OutputFolder(out, "sample", force=force)
+    target.check()
     generator = load_generator(model, device=resolve_device(device))
     wanted = list(classes) if classes else list(generator.classes)
     labels = [generator.class_index(int(c) if isinstance(c, str) and c not in generator.classes and c.isdigit() else c)
               for c in wanted]
     images = generator.sample(torch.tensor(labels).repeat_interleave(n), seed=seed).cpu()
-    try:
-        if grid:
+    if grid:
+        try:
             out.parent.mkdir(parents=True, exist_ok=True)
-            save_grid(images, out, nrow=n, row_labels=[generator.classes[k] for k in labels], mark=_SAMPLE_MARK)
-            return [out]
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    except OSError as e:
-        raise OutputDirError(f"{out}: cannot write here ({e.strerror}).") from None
-    try:
-        names, folders = [], safe_parts(generator.classes)  # class names come from the model file: each stays one folder
+        except OSError as e:
+            raise OutputDirError(f"{out}: cannot write here ({e.strerror}).") from None
+        save_grid(images, out, nrow=n, row_labels=[generator.classes[k] for k in labels], mark=_SAMPLE_MARK)
+        return [out]
+    names, folders = [], safe_parts(generator.classes)  # class names come from the model file: each stays one folder
+    with target.staged({"model": str(model), "classes": [generator.classes[k] for k in labels], "n": n, "seed": seed}) as tmp:
         for i, label in enumerate(labels):
             (tmp / folders[label]).mkdir(exist_ok=True)
             for j in range(n):
                 names.append(Path(folders[label]) / f"{j:05d}.png")
                 save_png(images[i * n + j], tmp / names[-1])
-        write_manifest(tmp, "sample", {"model": str(model), "classes": [generator.classes[k] for k in labels], "n": n, "seed": seed})
-        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700
-        replace_folder(tmp, out)
-    except OSError as e:
-        raise OutputDirError(f"{out}: could not write ({e.strerror or e}); {out} is as it was.") from None
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
     return [out / name for name in names]

@@ -10,7 +10,7 @@ from typing import Callable, Optional, Union
 import torch
 
 from .._util.devices import resolve_device
-from .._util.files import check_output_folder, make_dir, write_manifest
+from .._util.output import OutputFolder
 from ..data.spec import DataSpec
 from ..errors import ConfigError
 from ..train import DEFAULT_RECIPE, RunSettings
@@ -69,9 +69,9 @@ def run_demo(out: Union[str, Path] = "runs/demo", *, quick: bool = False, seeds:
     family(fit)  # a recipe of a registered family, checked before any work
     device = resolve_device(device)
     out = Path(out)
-    check_output_folder(out, "demo", force=force, resume=resume, can_resume=True, also_ours=("report.json",))
-    make_dir(out)
-    write_manifest(out, "demo", {"quick": quick, "pairs": list(config.seeds), "family": fit.family})
+    folder = OutputFolder(out, "demo", force=force, resume=resume, can_resume=True, ours=("report.json",))
+    folder.check()
+    folder.claim({"quick": quick, "pairs": list(config.seeds), "family": fit.family})
     reports = []
     for i, r in enumerate(config.seeds):
         def progress(stage, done, total, detail, _i=i):

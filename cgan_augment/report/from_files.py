@@ -16,7 +16,7 @@ from ..data.load import load_data
 from ..data.spec import DataSpec
 from .._util.devices import resolve_device
 from ..errors import ConfigError, DataError
-from .._util.files import check_output_folder, make_dir, write_manifest
+from .._util.output import OutputFolder
 from ..data.subsets import _fingerprint
 from .config import SYNTHETIC_ARMS, Progress, ReportConfig
 from .run import run_report
@@ -148,7 +148,8 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
         raise ConfigError("--oracle needs --imbalance: the oracle arm trains on the training split before the long tail.")
     device = resolve_device(device)
     out = Path(out)
-    check_output_folder(out, "report", force=force, resume=resume, can_resume=True, also_ours=("report.json",))
+    folder = OutputFolder(out, "report", force=force, resume=resume, can_resume=True, ours=("report.json",))
+    folder.check()
     loaded = load_data(spec)
     train = loaded.train
     test_ds = loaded.test if test is None else _load_test(spec, test, train)
@@ -159,8 +160,7 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
         generator = load_generator(model, device=device)
     _check_compatible(train, test_ds, generator, None)
     # only once the inputs are known good: a refused run leaves no empty folder behind
-    make_dir(out)
-    write_manifest(out, "report", {"data": spec.to_dict(), "test": test, "model": str(model) if model else None})
+    folder.claim({"data": spec.to_dict(), "test": test, "model": str(model) if model else None})
     if fit is not None:
         run = replace(fit_run, device=str(device))
         generator = _fit_or_reuse(train, spec, fit, run, out / "generator", resume, force, on_progress, should_stop)
