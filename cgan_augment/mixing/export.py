@@ -83,6 +83,32 @@ def check_out_folder(out: Union[str, Path], force: bool = False, real=None) -> b
     return _augment_folder(out, force).check()
 
 
+def _real_names(dataset: SyntheticDataset, keep: bool) -> list[tuple[int, str, Optional[str]]]:
+    """(class, file name under its class folder, source file to copy or None) per real item.
+
+    Raises:
+        ConfigError: a real file is already named like a synthetic one.
+    """
+    names: list[tuple[int, str, Optional[str]]] = []
+    taken: set = set()
+    for i, label in enumerate(dataset.targets[:dataset.num_real]):
+        src = _source_file(dataset.real, i)
+        if src is None:
+            names.append((label, f"real_{i:05d}.png", None))
+        elif keep:
+            names.append((label, src[1], src[0]))
+        else:
+            stem = str(Path(src[1]).with_suffix(".png"))
+            name = stem if (label, stem) not in taken else src[1] + ".png"  # a.jpg beside a.png: a.jpg.png
+            names.append((label, name, None))
+        taken.add((label, names[-1][1]))
+    clash = next(((k, n) for k, n, _ in names if Path(n).name.startswith(SYNTHETIC_PREFIX)), None)
+    if clash:
+        raise ConfigError(f"real file {clash[1]!r} of class {dataset.classes[clash[0]]!r} is named like a synthetic "
+                          f"one ({SYNTHETIC_PREFIX}*.png); is DATA an earlier augment output? Rename it or use the original data.")
+    return names
+
+
 def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep_real_files: bool = False,
                        link: bool = False, force: bool = False, info: Optional[dict] = None,
                        on_item: Optional[Callable[[int, int], None]] = None) -> dict[str, int]:
@@ -124,24 +150,7 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
     out = Path(out)
     keep = keep_real_files or link
     check_out_folder(out, force=force, real=dataset.real)
-    names: list[tuple[int, str, Optional[str]]] = []  # (class, name, source file to copy) per real item
-    taken: set = set()
-    for i, label in enumerate(dataset.targets[:dataset.num_real]):
-        src = _source_file(dataset.real, i)
-        if src is None:
-            names.append((label, f"real_{i:05d}.png", None))
-        elif keep:
-            names.append((label, src[1], src[0]))
-        else:
-            stem = str(Path(src[1]).with_suffix(".png"))
-            name = stem if (label, stem) not in taken else src[1] + ".png"  # a.jpg beside a.png: a.jpg.png
-            names.append((label, name, None))
-        taken.add((label, names[-1][1]))
-    clash = next(((k, n) for k, n, _ in names if Path(n).name.startswith(SYNTHETIC_PREFIX)), None)
-    if clash:
-        raise ConfigError(f"real file {clash[1]!r} of class {dataset.classes[clash[0]]!r} is named like a synthetic "
-                          f"one ({SYNTHETIC_PREFIX}*.png); is DATA an earlier augment output? Rename it or use the original data.")
-
+    names = _real_names(dataset, keep)
     total, done, written = len(dataset), 0, {c: 0 for c in dataset.classes}
     folders = safe_parts(dataset.classes)  # class names may come from a file (.npz): each stays one folder
     with _augment_folder(out, force).staged({"data": (info or {}).get("data")}) as tmp:
