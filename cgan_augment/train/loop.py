@@ -73,8 +73,9 @@ def train_generator(
     ``{"step", "warning"}`` line in ``log.jsonl`` and an entry of the model file's ``warnings``.
 
     Raises:
-        OutputDirError: ``out`` is locked, not writable, or holds a model and neither ``resume``
-            nor ``force`` was given. DeviceError: ``run.device`` is not available.
+        OutputDirError: ``out`` is locked, not writable, holds an earlier fit and neither ``resume``
+            nor ``force`` was given, or is a non-empty folder no fit wrote (every command's rules,
+            :class:`~cgan_augment._util.output.OutputFolder`). DeviceError: ``run.device`` is not available.
         ConfigError: the batch does not split over the processes.
         TrainingDiverged: non-finite losses. TrainingInterrupted: ``should_stop`` said so.
         TrainingCollapsed: ``run.strict`` and a collapse or stall warning.
