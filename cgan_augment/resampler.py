@@ -36,7 +36,7 @@ from .errors import CGANAugmentError, ConfigError, DataError
 from .generators.networks import Generator
 from .mixing.strategy import _is_int, _plain, resolve_sampling_strategy
 from .train import RunSettings, fit_generator
-from .train.families import families, family
+from .train.families import families, family, family_of
 
 __all__ = ["CGANOverSampler"]
 _OWN_TRAIN_PARAMS = ("family", "steps", "batch_size", "width", "seed")
@@ -55,10 +55,10 @@ def _shape_ok(v) -> bool:
 
 def _is_recipe(v) -> bool:
     try:
-        family(v)
+        family_of(v)
     except CGANAugmentError:
         return False
-    return not isinstance(v, str)
+    return True
 
 
 def _range_ok(v) -> bool:

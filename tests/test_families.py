@@ -143,8 +143,9 @@ def test_every_family_keeps_the_output_rules(tmp_path, split):
 
 
 def test_recipes_that_are_not_a_familys_are_refused(split):
-    with pytest.raises(ConfigError, match="recipe"):
-        fit_generator(split.train, {"family": "deform"})
+    for wrong in ({"family": "deform"}, "deform", DeformConfig):
+        with pytest.raises(ConfigError, match="recipe"):
+            fit_generator(split.train, wrong)
     with pytest.raises(ConfigError, match="DeformConfig"):
         TrainConfig(family="deform")
     with pytest.raises(ConfigError, match="built-in"):
@@ -223,3 +224,25 @@ def test_the_resampler_fits_any_family(split):
         CGANOverSampler(image_shape=(8, 8), family="deform", steps=5).fit_resample(X[keep], y[keep])
     with pytest.raises(ConfigError, match="either 'config'"):
         CGANOverSampler(image_shape=(8, 8), family="dcgan", config=DeformConfig()).fit_resample(X[keep], y[keep])
+
+
+def test_the_demo_takes_any_familys_recipe(tmp_path, monkeypatch):
+    import dataclasses
+
+    import cgan_augment.report.demo as demo
+    from cgan_augment import run_demo
+
+    real_settings = demo.demo_settings
+
+    def tiny(quick=False, seeds=None):  # the demo's machinery at test size
+        spec, fit, fit_run, config = real_settings(quick, seeds)
+        assert fit == DeformConfig()  # the recommended recipe by default
+        return (dataclasses.replace(spec, image_size=8), fit, fit_run,
+                dataclasses.replace(config, arms=("real", "synthetic"), steps=3, batch_size=16, quality_samples=12, grid_samples=3))
+
+    monkeypatch.setattr(demo, "demo_settings", tiny)
+    with pytest.raises(ConfigError, match="recipe"):
+        run_demo(tmp_path / "bad", seeds=1, fit="noise", device="cpu")
+    assert not (tmp_path / "bad").exists()
+    run_demo(tmp_path / "demo", seeds=1, fit=NoiseConfig(), device="cpu")
+    assert read_metadata(tmp_path / "demo" / "draw_0" / "generator" / "model.safetensors")["arch"]["family"] == "noise"

@@ -14,7 +14,7 @@ from .._util.output import OutputFolder
 from ..data.spec import DataSpec
 from ..errors import ConfigError
 from ..train import DEFAULT_RECIPE, RunSettings
-from ..train.families import family
+from ..train.families import family_of
 from .config import Progress, ReportConfig
 from .from_files import report_from_spec
 from .outputs import _write_outputs
@@ -66,7 +66,7 @@ def run_demo(out: Union[str, Path] = "runs/demo", *, quick: bool = False, seeds:
     """
     spec, default_fit, fit_run, config = demo_settings(quick, seeds)
     fit = default_fit if fit is None else fit
-    family(fit)  # a recipe of a registered family, checked before any work
+    family_of(fit)  # a recipe of a registered family, checked before any work
     device = resolve_device(device)
     out = Path(out)
     folder = OutputFolder(out, "demo", force=force, resume=resume, can_resume=True, ours=("report.json",))

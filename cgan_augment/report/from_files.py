@@ -22,7 +22,7 @@ from .config import SYNTHETIC_ARMS, Progress, ReportConfig
 from .run import run_report
 from .run import _check_compatible
 from ..train import RunSettings, fit_generator
-from ..train.families import family, recipe_from_dict
+from ..train.families import family_of, recipe_from_dict
 
 __all__ = ["report_from_spec", "check_model_split"]
 
@@ -137,7 +137,7 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
         TrainingInterrupted: ``should_stop`` stopped the fit (a checkpoint is in ``out/generator``).
     """
     if fit is not None:
-        family(fit)  # a recipe of a registered family, checked before any work
+        family_of(fit)  # a recipe of a registered family, checked before any work
     needs_generator = any(a in SYNTHETIC_ARMS for a in config.arms)
     if (model is not None and fit is not None) or (needs_generator and model is None and fit is None):
         raise ConfigError("give exactly one of --model MODEL (a fitted model.safetensors) and --fit (fit one here); "

@@ -30,7 +30,7 @@ from ..generators.deform_config import DeformConfig
 from ..generators.recipes import family_name, recipe_dict
 from .config import GAN_FAMILIES, RunSettings, TrainConfig
 
-__all__ = ["Family", "register_family", "families", "family", "fit_generator", "default_recipe", "recipe_from_dict",
+__all__ = ["Family", "register_family", "families", "family", "family_of", "fit_generator", "default_recipe", "recipe_from_dict",
            "recipe_dict", "DEFAULT_RECIPE"]
 
 
@@ -92,18 +92,27 @@ def families() -> dict:
     return dict(_FAMILIES)
 
 
-def family(name_or_config) -> Family:
-    """The family named ``name_or_config``, or the one whose recipe it is.
+def family(name: str) -> Family:
+    """The family named ``name``.
 
     Raises:
-        ConfigError: no such family, or a recipe of another class than its family's.
+        ConfigError: no such family.
     """
-    name = name_or_config if isinstance(name_or_config, str) else family_name(name_or_config)
-    if name not in _FAMILIES:
+    if not isinstance(name, str) or name not in _FAMILIES:
         raise ConfigError(f"family should be one of {', '.join(_FAMILIES)}. Got {name!r}.")
-    entry = _FAMILIES[name]
-    if not isinstance(name_or_config, str) and not isinstance(name_or_config, entry.config):
-        raise ConfigError(f"the {name} family's recipe is a {entry.config.__name__}. Got a {type(name_or_config).__name__}.")
+    return _FAMILIES[name]
+
+
+def family_of(config) -> Family:
+    """The family whose recipe ``config`` is.
+
+    Raises:
+        ConfigError: ``config`` is not a recipe (a family's config dataclass instance), names no
+            registered family, or is of another class than its family's recipe.
+    """
+    entry = family(family_name(config))
+    if not isinstance(config, entry.config):
+        raise ConfigError(f"the {entry.name} family's recipe is a {entry.config.__name__}. Got a {type(config).__name__}.")
     return entry
 
 
@@ -151,6 +160,6 @@ def fit_generator(dataset, config=DEFAULT_RECIPE, out: Union[str, Path, None] = 
         OutputDirError, DeviceError, TrainingDiverged, TrainingCollapsed: as the family's fit says
         (:func:`~cgan_augment.train_generator` for the GAN families).
     """
-    entry = family(config)
+    entry = family_of(config)
     return entry.fit_function()(dataset, config, out, run, data_info=data_info, resume=resume, force=force,
                                 on_step=on_step, should_stop=should_stop)
