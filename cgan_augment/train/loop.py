@@ -26,6 +26,8 @@ from .maintenance import _Maintenance, _Nets, _standing_stats, _write_json
 from .sampler import _StepBatchSampler
 from .step import _STATS, _step
 
+_FLAGS = ("diverged", "stop")  # any rank's, read back with the losses (after _STATS) in one collective
+
 __all__ = ["train_generator"]
 
 
@@ -268,7 +270,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
     nets.G.train(), nets.D.train()
     step, last_step, last_time = start, start, time.perf_counter()
     bad = torch.zeros((), dtype=torch.bool, device=device)
-    stop_asked, stats = False, {"step": start}
+    stop_asked, stats, reason = False, {"step": start}, ""
     try:
         for step, (x, y) in enumerate(loader, start=start + 1):
             losses = _step(nets, config, step, x.to(device, non_blocking=True), y.to(device, non_blocking=True),
@@ -279,16 +281,16 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
             if writes or step % run.log_every == 0:
                 # The one read-back of the window: losses (mean over ranks), divergence and stop flags (any rank).
                 flags = torch.stack([bad.float(), torch.tensor(float(stop_asked), device=device)])
-                summed = group.reduce_stats(torch.cat([losses, flags]))
+                summed = dict(zip(_STATS + _FLAGS, group.reduce_stats(torch.cat([losses, flags])).tolist()))
                 now = time.perf_counter()
-                stats = {"step": step, **{k: float(v) / world for k, v in zip(_STATS, summed)},
+                stats = {"step": step, **{k: summed[k] / world for k in _STATS},
                          "images_per_s": round((step - last_step) * config.batch_size * d_steps / max(now - last_time, 1e-9), 1)}
                 last_step, last_time = step, now
                 if config.loss == "wgan-gp":  # the critic's Wasserstein estimate E[D(real)] - E[D(fake)], for the curves
                     stats["w_estimate"] = stats["d_real"] - stats["d_fake"]
                 else:
                     del stats["gp"]
-                if summed[len(_STATS)] > 0:
+                if summed["diverged"] > 0:
                     _diverged(step, stats)
                 if on_step:
                     on_step(step, config.steps, stats)
@@ -298,9 +300,11 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                     group.check_same(nets.modules)
                 if writes:  # rank 0 has written (nobody runs ahead of a checkpoint) and says whether it saw collapse
                     collapsed = group.any(bool(run.strict and maintenance and maintenance.alarm), device)
-                stop = bool(summed[5] > 0)
+                stop = summed["stop"] > 0
             elif on_step:
                 on_step(step, config.steps, stats)
+            if not stop_asked and group.launcher_gone():
+                stop_asked, reason = True, f"the launcher (pid {group.launcher}) has ended"
             stop_asked = stop_asked or bool(should_stop is not None and should_stop())
             if world == 1 and stop_asked and not stop:  # one process: stop at once (after checking the losses)
                 if bool(bad):
@@ -310,7 +314,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                 if maintenance:
                     maintenance.checkpoint(step)
                 group.barrier()
-                raise TrainingInterrupted(step, out)
+                raise TrainingInterrupted(step, out, reason=reason)
             if collapsed:
                 if maintenance:
                     maintenance.checkpoint(step)
