@@ -324,3 +324,18 @@ def test_colour_images_train_through_the_conv_family(tmp_path, size):
                         run=RunSettings(device="cpu"))
     x = load_generator(tmp_path / "out" / "model.safetensors").sample(["a", "c"], seed=0)
     assert x.shape == (2, 3, size, size) and torch.equal(x, g.sample(["a", "c"], seed=0))
+
+
+def test_resume_after_a_kill_that_tore_the_last_log_line(digits, tmp_path, tiny_config):
+    """A kill between the log's buffer and the disk leaves half a line; resuming drops it (before
+    the fix json.loads raised on it: a traceback instead of a resumed run)."""
+    run = RunSettings(device="cpu", sample_every=100, checkpoint_every=2)
+    steps_seen = []
+    with pytest.raises(TrainingInterrupted):
+        train_generator(digits, tiny_config, tmp_path, run=run, on_step=lambda s, n, st: steps_seen.append(s),
+                        should_stop=lambda: steps_seen[-1] >= 2)
+    with open(tmp_path / "log.jsonl", "a") as log:
+        log.write('{"step": 3, "loss_d": 1.2')  # torn: no closing brace, no newline
+    train_generator(digits, tiny_config, tmp_path, run=run, resume=True)
+    log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss_d" in r] == list(range(1, tiny_config.steps + 1))
