@@ -17,6 +17,7 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 import torch
 from torch.utils.data import Sampler
 
+from .devices import check_has_values
 from .errors import ConfigError
 
 __all__ = ["ClassBalancedSampler", "BatchMixer", "by_class_size"]
@@ -142,7 +143,12 @@ class BatchMixer:
     order, and returns ``(x_mixed, y, is_synthetic)``: item i is replaced with probability p(y[i])
     by a variant of itself (families with ``vary``, e.g. ``deform``) or by a fresh sample of its
     class. ``class_counts`` (real items per class) feeds a callable ``synthetic_fraction``.
-    The noise comes from a generator on the batch's device seeded with ``seed``.
+    The noise comes from a generator on the batch's device seeded with ``seed``. The generator may
+    sit on another device than the batch (a model loaded on the GPU, a DataLoader batch on the CPU):
+    its inputs are moved to it and its images back to the batch's device.
+
+    Raises (on call):
+        DeviceError: the generator or the batch is on the meta device (no values).
     """
 
     def __init__(self, generator, synthetic_fraction: Fraction = 0.25, *, class_counts: Optional[Sequence[int]] = None,
@@ -157,17 +163,23 @@ class BatchMixer:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        g = self.generator
+        check_has_values(g.device, "the BatchMixer's generator")
+        check_has_values(x.device, "the batch given to BatchMixer")
         if self._rng is None or self._rng.device != x.device:
             self._rng = torch.Generator(device=x.device).manual_seed(self.seed)
         p = self.fraction.to(x.device)[y]
         swap = torch.rand(len(y), generator=self._rng, device=x.device) < p
         if not bool(swap.any()):
             return x, y, swap
-        x = x.clone()
-        g = self.generator
+        x, n = x.clone(), int(swap.sum())
+        # Noise is drawn on the batch's device (the same numbers wherever the generator sits), then
+        # moved to the generator's; its images come back to the batch's device.
         if hasattr(g, "vary"):
-            x[swap] = g.vary(x[swap], generator=self._rng).to(x.dtype)
+            z = torch.randn(n, g.z_dim - 1, generator=self._rng, device=x.device)
+            made = g.vary(x[swap].to(g.device), z=z.to(g.device))
         else:
-            z = torch.randn(int(swap.sum()), g.z_dim, generator=self._rng, device=x.device)
-            x[swap] = g(z, y[swap]).clamp(0, 1).to(x.dtype)
+            z = torch.randn(n, g.z_dim, generator=self._rng, device=x.device)
+            made = g(z.to(g.device), y[swap].to(g.device)).clamp(0, 1)
+        x[swap] = made.to(x.device, x.dtype)
         return x, y, swap
