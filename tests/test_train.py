@@ -339,3 +339,26 @@ def test_resume_after_a_kill_that_tore_the_last_log_line(digits, tmp_path, tiny_
     train_generator(digits, tiny_config, tmp_path, run=run, resume=True)
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss_d" in r] == list(range(1, tiny_config.steps + 1))
+
+
+def test_resume_with_another_width_names_the_setting(digits, tmp_path, tiny_config):
+    """Before the fix the weights were loaded first and the run stopped at a tensor-shape mismatch."""
+    from dataclasses import replace
+
+    train_generator(digits, tiny_config, tmp_path, run=RunSettings(device="cpu", sample_every=100, checkpoint_every=2))
+    with pytest.raises(OutputDirError) as info:
+        train_generator(digits, replace(tiny_config, width=16, steps=6), tmp_path, resume=True, run=RunSettings(device="cpu"))
+    assert "other settings (width=8)" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_sample_without_a_seed_leaves_the_global_rng_alone():
+    """Before the fix seed=None called torch.seed(), which reseeds the caller's global RNG."""
+    from cgan_augment.models import build_generator
+
+    g = build_generator("mlp", 2, 8, 1, z_dim=4, width=8)
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    first, second = g.sample([0, 1]), g.sample([0, 1])
+    assert torch.equal(torch.rand(3), expected)
+    assert not torch.equal(first, second)  # still a fresh draw each time

@@ -14,7 +14,7 @@ from typing import Callable, Optional, Union
 import torch
 from torch.utils.data import DataLoader
 
-from ..checkpoint import load_checkpoint
+from ..checkpoint import load_checkpoint, read_metadata
 from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
                       TrainingInterrupted)
 from ..files import make_dir
@@ -249,8 +249,9 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
 
     start = 0
     if resume and out is not None:  # every rank reads the checkpoint: weights and optimiser states alike
+        # the recipe first: another --width must be named, not met as a tensor-shape error
+        _check_resumable(out, read_metadata(out / "checkpoint.safetensors"), meta, config)
         saved = load_checkpoint(out / "checkpoint.safetensors", nets.modules, nets.optimizers)
-        _check_resumable(out, saved, meta, config)
         start = int(saved["step"])
         meta["warnings"] = list(saved.get("warnings", []))
         for module in nets.modules.values():
