@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from cgan_augment import ArrayImages, Augmentation, BatchMixer, DeviceError, SyntheticDataset
-from cgan_augment.models import build_generator
+from cgan_augment.generators.networks import build_generator
 
 CLASSES = ["a", "b", "c"]
 
@@ -38,7 +38,7 @@ def test_batch_mixer_refuses_a_generator_or_batch_without_values():
 def test_batch_mixer_draws_the_same_noise_as_before_for_a_variant_family():
     """The deform family's noise is now drawn by the mixer and handed to ``vary`` (so that it can be
     moved to the generator's device); the numbers are those ``vary`` drew itself."""
-    from cgan_augment.models import DeformGenerator
+    from cgan_augment.generators.networks import DeformGenerator
 
     g = DeformGenerator(3, 8, 1, z_dim=15, width=2)  # 6 + 2·2·2 warp numbers and the exemplar pick
     g.classes = list(CLASSES)

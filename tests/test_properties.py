@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from cgan_augment import CGANAugmentError, DataSpec, load_data, load_generator, read_metadata
-from cgan_augment.checkpoint import save_generator
-from cgan_augment.models import Generator, build_generator
-from cgan_augment.plan import resolve_sampling_strategy, synthetic_plan
+from cgan_augment.generators.model_file import save_generator
+from cgan_augment.generators.networks import Generator, build_generator
+from cgan_augment.mixing.strategy import resolve_sampling_strategy, synthetic_plan
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -5,7 +5,7 @@ difference" on a comparison of an arm with itself (before the fix nothing said s
 import pytest
 
 from cgan_augment import DataSpec, ReportConfig, load_data, run_report
-from cgan_augment.models import build_generator
+from cgan_augment.generators.networks import build_generator
 
 TINY = dict(steps=3, batch_size=16, quality_samples=12, grid_samples=3)
 

@@ -12,7 +12,7 @@ generator never saw:
 ``classic-aug``     the class-balanced sampler plus a small random affine on every item
                     (flips only with ``flips=True``): the cheap bar synthetic data has to clear
 ``strong-aug``      the same with elastic distortion before the affine: the higher bar
-``synthetic``       real + :class:`~cgan_augment.synthetic.SyntheticDataset` topped up to balance
+``synthetic``       real + :class:`~cgan_augment.mixing.synthetic.SyntheticDataset` topped up to balance
 ``synthetic+aug``   each item draws a class uniformly, then a synthetic image of it with
                     probability ``alpha`` (if the class has any), else a real one; the affine
                     goes on every item (``ClassBalancedSampler(synthetic_fraction=alpha)``)
@@ -26,7 +26,7 @@ is drawn from the run's own seed. Each arm's training set is held in memory once
 batches are gathered from it, so a run costs little beyond the classifier's own compute.
 
 Entry point: :func:`run_report` (datasets and a generator in hand); from a
-:class:`~cgan_augment.data.DataSpec` and a model file or ``fit=``, see :mod:`cgan_augment.pipeline`. The library never prints; progress goes to ``on_progress(stage, done, total, detail)``.
+:class:`~cgan_augment.data.load.DataSpec` and a model file or ``fit=``, see :mod:`cgan_augment.report.from_files`. The library never prints; progress goes to ``on_progress(stage, done, total, detail)``.
 
 
 Modules, in import order: ``config`` (arms, classifiers, :class:`ReportConfig`), ``arms`` (each
@@ -35,7 +35,7 @@ verdict), ``html`` (report.html, one self-contained page), ``outputs`` (report.j
 report.html, figures), ``run`` (:func:`run_report`, run cache).
 """
 
-from .._lazy import lazy_exports as _lazy_exports
+from .._util.lazy import lazy_exports as _lazy_exports
 from .config import ARMS, BASELINE_ARMS, CLASSIFIERS, METRICS, SYNTHETIC_ARMS, Progress, ReportConfig
 
 _EXPORTS = {"build_classifier": "classifiers", "format_table": "outputs", "run_report": "run"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ..constraints import Check, CheckedConfig, Interval, OneOf
-from ..augmentation import STRONG_ELASTIC_ALPHA, Augmentation
+from .._util.constraints import Check, CheckedConfig, Interval, OneOf
+from ..mixing.augmentation import STRONG_ELASTIC_ALPHA, Augmentation
 
 __all__ = ["ReportConfig", "ARMS", "BASELINE_ARMS", "SYNTHETIC_ARMS", "CLASSIFIERS", "METRICS", "Progress"]
 

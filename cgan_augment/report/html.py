@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Optional, Union
 
-from ..files import write_text_atomic
+from .._util.files import write_text_atomic
 from .gains import verdict_call, verdict_method
 
 __all__ = ["render_report_html", "write_report_html"]

@@ -10,8 +10,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..files import atomic_path, write_text_atomic
-from ..images import quiet_figure_warnings, save_grid
+from .._util.files import atomic_path, write_text_atomic
+from .._util.pictures import quiet_figure_warnings, save_grid
 from .config import ReportConfig, SYNTHETIC_ARMS
 from .gains import verdict_method
 from .html import write_report_html

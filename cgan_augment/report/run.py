@@ -13,11 +13,11 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from ..devices import resolve_device
+from .._util.devices import resolve_device
 from ..errors import DataError
-from ..files import make_dir, write_text_atomic
-from ..labeled import class_counts, dataset_tensors, to_uint8
-from ..quality import per_class_quality
+from .._util.files import make_dir, write_text_atomic
+from ..data.subsets import class_counts, dataset_tensors, to_uint8
+from .quality import per_class_quality
 from .arms import SAME_WITHOUT_GENERATED, _arm_data, _Skip, without_generated
 from .classifiers import _metrics, _predict, _train_classifier
 from .config import ARMS, SYNTHETIC_ARMS, Progress, ReportConfig

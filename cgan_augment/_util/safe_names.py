@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from .errors import DataError
+from ..errors import DataError
 
 __all__ = ["class_file_name", "class_file_names"]
 
