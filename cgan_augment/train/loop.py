@@ -110,7 +110,9 @@ def train_generator(
             checkpoint steps; ``stats["step"]`` says which step; before the first, ``step`` alone).
         should_stop: polled after every step; when it returns true on any process, at the next
             step where losses are read back a checkpoint is written and
-            :class:`~cgan_augment.TrainingInterrupted` is raised on every process.
+            :class:`~cgan_augment.TrainingInterrupted` is raised on every process. The same
+            happens when the launcher of a multi-process run (torchrun) dies: each rank polls
+            its parent pid after every step (no signal handler), so no worker trains on alone.
 
     At every sample grid of a run that writes files, the samples are checked for mode collapse
     and for a stalled generator (:func:`~cgan_augment.train.diagnostics.training_warnings`); each kind of
