@@ -134,25 +134,3 @@ def test_augment_writes_one_size_and_mode_unless_asked_to_keep_the_files(mixed_f
     assert kept.exit_code == 0, kept.output
     assert (tmp_path / "kept" / "b" / "photo.jpg").read_bytes() == (mixed_folder / "b" / "photo.jpg").read_bytes()
     assert Image.open(tmp_path / "kept" / "a" / "color.png").size == (40, 40)
-
-
-def test_class_names_from_files_stay_one_folder_each(tmp_path):
-    """Class names come from model files and .npz files: "../up" or "a/b" must not leave the output folder."""
-    from cgan_augment import save_generator
-    from cgan_augment._util.files import safe_part, safe_parts
-    from cgan_augment.mixing.export import write_samples
-
-    assert [safe_part(n) for n in ("7", "a b", "..", ".", "", "a/b", "..\\x")] == ["7", "a b", "_", "_", "_", "a_b", ".._x"]
-    with pytest.raises(OutputDirError, match="would both be written to the folder 'a_b'"):
-        safe_parts(["a/b", "a_b"])
-    g = build_generator("mlp", 3, 8, 1, z_dim=8, width=8)
-    g.classes = ["../up", "a/b", ".."]
-    save_generator(g, tmp_path / "model.safetensors", {})
-    out = tmp_path / "deep" / "out"
-    written = write_samples(tmp_path / "model.safetensors", out, n=2, device="cpu")
-    assert all(out.resolve() in p.resolve().parents for p in written)
-    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == [".._up", "_", "a_b"]
-    assert sorted(p.name for p in (tmp_path / "deep").iterdir()) == ["out"]  # nothing beside it
-    real = ArrayImages(torch.zeros(4, 1, 8, 8, dtype=torch.uint8), [0, 0, 1, 2], g.classes)
-    write_image_folder(SyntheticDataset(real, g, "balance"), tmp_path / "aug")
-    assert sorted(p.name for p in (tmp_path / "aug").iterdir() if p.is_dir()) == [".._up", "_", "a_b"]

@@ -1,6 +1,6 @@
 """Private helpers the packages share: declared settings checks (``constraints``), the names a setting
-may take (``choices``), device choice (``devices``), atomic files and safe path parts (``files``),
-the one guard of every output (``output``: its rules, manifest, lock and staged swap), picture
-grids (``pictures``), batched warps on the images' own device (``warps``) and PEP 562 lazy exports
-(``lazy``). Nothing here imports the rest of the library; none of it is public API.
+may take (``choices``), device choice (``devices``), atomic files (``files``), class names as path
+parts (``safe_names``), the one guard of every output (``output``: its rules, manifest, lock and
+staged swap), picture grids (``pictures``), batched warps on the images' own device (``warps``) and
+PEP 562 lazy exports (``lazy``). Nothing here imports the rest of the library; none of it is public API.
 """

@@ -1,6 +1,6 @@
 """Atomic file writes: every file the project writes appears whole or not at all, a whole folder
-replaces another in one rename, and names from users and files become safe path parts. The rules
-of what a command may write over are :mod:`.output`'s."""
+replaces another in one rename. The rules of what a command may write over are :mod:`.output`'s;
+names from data and model files become path parts through :mod:`.safe_names`."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Iterator, Union
 
 from ..errors import OutputDirError
 
-__all__ = ["atomic_path", "write_text_atomic", "make_dir", "replace_folder", "current_umask", "safe_part", "safe_parts"]
+__all__ = ["atomic_path", "write_text_atomic", "make_dir", "replace_folder", "current_umask"]
 
 
 def current_umask() -> int:
@@ -96,27 +96,3 @@ def replace_folder(new: Union[str, Path], out: Union[str, Path]) -> None:
     if old.exists():
         raise OutputDirError(f"{out}: written, but the earlier output moved aside to {old} could not be deleted; "
                              "delete it by hand.")
-
-
-def safe_part(name: str) -> str:
-    """``name`` (from a user or a file: a class name in a model file or an .npz) as one path part
-    that stays inside its folder: ``/``, ``\\`` and NUL become ``_``, and ``.``, ``..`` and the
-    empty name become ``_`` too. Every other name is kept as it is (``"7"``, ``"a b"``, ``"é"``)."""
-    part = "".join("_" if ch in "/\\\0" else ch for ch in str(name))
-    return "_" if part in ("", ".", "..") else part
-
-
-def safe_parts(names) -> list:
-    """:func:`safe_part` of each of ``names``, refusing two names that would share a folder.
-
-    Raises:
-        OutputDirError: two names become the same path part.
-    """
-    parts = [safe_part(n) for n in names]
-    seen: dict = {}
-    for name, part in zip(names, parts):
-        if part in seen and seen[part] != name:
-            raise OutputDirError(f"classes {seen[part]!r} and {name!r} would both be written to the folder {part!r}; "
-                                 "rename one of them.")
-        seen[part] = name
-    return parts

@@ -19,7 +19,7 @@ leaves nothing behind:
 While a command writes into a folder it holds the folder's lock (:meth:`OutputFolder.locked`,
 ``.lock`` with its pid); a folder written whole is built beside the target and swapped in at once
 (:meth:`OutputFolder.staged`); every path part that comes from a user or a file goes through
-:func:`~cgan_augment._util.files.safe_part` (:meth:`OutputFolder.part`).
+:func:`~cgan_augment._util.safe_names.class_file_name` (:meth:`OutputFolder.part`).
 
 Messages name the flags (``--force``) on the command line and the arguments (``force=True``) in Python.
 """
@@ -35,7 +35,8 @@ from pathlib import Path
 from typing import Iterator, Union
 
 from ..errors import OutputDirError
-from .files import current_umask, make_dir, replace_folder, safe_part, write_text_atomic
+from .files import current_umask, make_dir, replace_folder, write_text_atomic
+from .safe_names import class_file_name
 
 __all__ = ["OutputFolder", "OutputFile", "OutDirLock", "MANIFEST"]
 
@@ -117,8 +118,8 @@ class OutputFolder:
         return OutDirLock(self.path, self.force)
 
     def part(self, name: str) -> str:
-        """A name from a user or a file as one path part inside the folder."""
-        return safe_part(name)
+        """A name from a user or a file (a class name) as one path part inside the folder."""
+        return class_file_name(name)
 
     @contextmanager
     def staged(self, info: dict) -> Iterator[Path]:

@@ -84,8 +84,9 @@ def _check_arch(path, meta: dict) -> dict:
         if not isinstance(arch[k], int) or isinstance(arch[k], bool) or not 1 <= arch[k] <= top:
             raise ModelFileError(f"{path}: metadata arch.{k} = {arch[k]!r} is not an integer in 1..{top}.")
     classes = meta.get("classes")
-    if not isinstance(classes, list) or len(classes) != arch["num_classes"]:
-        raise ModelFileError(f"{path}: metadata 'classes' should list {arch['num_classes']} class names.")
+    if (not isinstance(classes, list) or len(classes) != arch["num_classes"] or not all(isinstance(c, str) for c in classes)
+            or len(set(classes)) != len(classes)):
+        raise ModelFileError(f"{path}: metadata 'classes' should list {arch['num_classes']} distinct class names.")
     return arch
 
 

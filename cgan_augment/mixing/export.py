@@ -15,9 +15,9 @@ import torch
 from ..generators.model_file import load_generator
 from .._util.devices import DeviceLike, resolve_device
 from ..errors import ConfigError, OutputDirError
-from .._util.files import safe_parts
 from .._util.output import OutputFile, OutputFolder
 from .._util.pictures import save_grid, save_png
+from .._util.safe_names import class_file_names
 from .synthetic import SyntheticDataset
 
 __all__ = ["write_image_folder", "check_out_folder", "write_samples", "MARKER", "SYNTHETIC_PREFIX"]
@@ -149,10 +149,10 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
     """
     out = Path(out)
     keep = keep_real_files or link
+    folders = class_file_names(dataset.classes)  # class names are never paths as they are
     check_out_folder(out, force=force, real=dataset.real)
     names = _real_names(dataset, keep)
     total, done, written = len(dataset), 0, {c: 0 for c in dataset.classes}
-    folders = safe_parts(dataset.classes)  # class names may come from a file (.npz): each stays one folder
     with _augment_folder(out, force).staged({"data": (info or {}).get("data")}) as tmp:
         for folder in folders:
             (tmp / folder).mkdir()
@@ -182,6 +182,8 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
                 on_item(done, total)
         record = dict(info or {}, plan=dataset.plan, seed=dataset.seed, real_files="linked" if link else
                       ("copied" if keep else "converted"))
+        if folders != list(dataset.classes):  # a name that could not be a folder: say which folder holds it
+            record["class_folders"] = dict(zip(dataset.classes, folders))
         (tmp / MARKER).write_text(json.dumps(record, indent=2) + "\n")
     return written
 
@@ -222,6 +224,7 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
     wanted = list(classes) if classes else list(generator.classes)
     labels = [generator.class_index(int(c) if isinstance(c, str) and c not in generator.classes and c.isdigit() else c)
               for c in wanted]
+    folders = class_file_names(generator.classes, source=str(model))  # a forged model file's names are never paths
     images = generator.sample(torch.tensor(labels).repeat_interleave(n), seed=seed).cpu()
     if grid:
         try:
@@ -230,7 +233,7 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
             raise OutputDirError(f"{out}: cannot write here ({e.strerror}).") from None
         save_grid(images, out, nrow=n, row_labels=[generator.classes[k] for k in labels], mark=_SAMPLE_MARK)
         return [out]
-    names, folders = [], safe_parts(generator.classes)  # class names come from the model file: each stays one folder
+    names = []
     with target.staged({"model": str(model), "classes": [generator.classes[k] for k in labels], "n": n, "seed": seed}) as tmp:
         for i, label in enumerate(labels):
             (tmp / folders[label]).mkdir(exist_ok=True)

@@ -15,6 +15,7 @@ from ..data.subsets import to_uint8
 from ..mixing.samplers import ClassBalancedSampler
 from ..mixing.synthetic import SyntheticDataset
 from ..mixing.augmentation import Augmentation
+from ..mixing.strategy import synthetic_plan
 from .config import ReportConfig
 
 
@@ -131,6 +132,32 @@ def _arm_data(arm: str, real: tuple, num_classes: int, seed: int, config: Report
     return _ArmData(x, y, "mixed", augment="strong-aug" if arm == "synthetic+strong-aug" else "classic-aug",
                     synthetic=is_syn, fraction=_synthetic_fraction(config, labels),
                     note=note + f", alpha={config.alpha}{below}")
+
+
+# What each synthetic arm trains when no class gets a generated image: the same pool, sampler,
+# augmentation and draws as this baseline, so its numbers equal the baseline's by construction.
+SAME_WITHOUT_GENERATED = {"synthetic": "real", "synthetic+aug": "classic-aug", "synthetic+strong-aug": "strong-aug"}
+
+
+def without_generated(arm: str, labels: torch.Tensor, classes: list, config: ReportConfig) -> str:
+    """Why no class gets a generated image in ``arm``'s training ("" when some class does), from
+    the real labels and the settings alone (the plan of the synthetic pool and the sampler's
+    share per class; no generator runs)."""
+    if arm not in SAME_WITHOUT_GENERATED:
+        return ""
+    counts = torch.bincount(labels, minlength=len(classes)).tolist()
+    topped = [k for k, p in enumerate(synthetic_plan(counts, config.synthetic_target, classes).values()) if p["synthetic"]]
+    if not topped:
+        return f"synthetic_target {config.synthetic_target!r} adds no image to these class counts"
+    if arm == "synthetic":
+        return ""
+    fraction = _synthetic_fraction(config, labels)
+    share = lambda k: fraction if not isinstance(fraction, dict) else fraction.get(k, 0.0)  # noqa: E731
+    if any(share(k) > 0 or counts[k] == 0 for k in topped):  # a class with no real image draws only generated ones
+        return ""
+    if config.alpha <= 0:
+        return "alpha is 0"
+    return f"every class with generated images has at least synthetic_below={config.synthetic_below} real images"
 
 
 def _synthetic_pool(real: tuple, generator, target, seed: int, device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ..generators.fitting import claim_output
-from ..generators.model_file import load_checkpoint
+from ..generators.model_file import load_checkpoint, read_metadata
 from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
                       TrainingInterrupted)
 from ..data.subsets import _fingerprint, class_counts
@@ -24,6 +24,8 @@ from .distributed import _Dist, _setup, _sync_batch_norm
 from .maintenance import _Maintenance, _Nets, _standing_stats, _write_json
 from .sampler import _StepBatchSampler
 from .step import _STATS, _step
+
+_FLAGS = ("diverged", "stop")  # any rank's, read back with the losses (after _STATS) in one collective
 
 __all__ = ["train_generator", "fit_gan"]
 
@@ -65,7 +67,9 @@ def train_generator(
             checkpoint steps; ``stats["step"]`` says which step; before the first, ``step`` alone).
         should_stop: polled after every step; when it returns true on any process, at the next
             step where losses are read back a checkpoint is written and
-            :class:`~cgan_augment.TrainingInterrupted` is raised on every process.
+            :class:`~cgan_augment.TrainingInterrupted` is raised on every process. The same
+            happens when the launcher of a multi-process run (torchrun) dies: each rank polls
+            its parent pid after every step (no signal handler), so no worker trains on alone.
 
     At every sample grid of a run that writes files, the samples are checked for mode collapse
     and for a stalled generator (:func:`~cgan_augment.train.diagnostics.training_warnings`); each kind of
@@ -202,7 +206,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
     nets.G.train(), nets.D.train()
     step, last_step, last_time = start, start, time.perf_counter()
     bad = torch.zeros((), dtype=torch.bool, device=device)
-    stop_asked, stats = False, {"step": start}
+    stop_asked, stats, reason = False, {"step": start}, ""
     try:
         for step, (x, y) in enumerate(loader, start=start + 1):
             losses = _step(nets, config, step, x.to(device, non_blocking=True), y.to(device, non_blocking=True),
@@ -213,11 +217,11 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
             if writes or step % run.log_every == 0:
                 # The one read-back of the window: losses (mean over ranks), divergence and stop flags (any rank).
                 flags = torch.stack([bad.float(), torch.tensor(float(stop_asked), device=device)])
-                summed = group.reduce_stats(torch.cat([losses, flags]))
+                summed = dict(zip(_STATS + _FLAGS, group.reduce_stats(torch.cat([losses, flags])).tolist()))
                 now = time.perf_counter()
                 stats = _window_stats(summed, world, step, (step - last_step) * config.batch_size * d_steps / max(now - last_time, 1e-9), config)
                 last_step, last_time = step, now
-                if summed[len(_STATS)] > 0:
+                if summed["diverged"] > 0:
                     _diverged(step, stats)
                 if on_step:
                     on_step(step, config.steps, stats)
@@ -227,9 +231,11 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                     group.check_same(nets.modules)
                 if writes:  # rank 0 has written (nobody runs ahead of a checkpoint) and says whether it saw collapse
                     collapsed = group.any(bool(run.strict and maintenance and maintenance.alarm), device)
-                stop = bool(summed[5] > 0)
+                stop = summed["stop"] > 0
             elif on_step:
                 on_step(step, config.steps, stats)
+            if not stop_asked and group.launcher_gone():
+                stop_asked, reason = True, f"the launcher (pid {group.launcher}) has ended"
             stop_asked = stop_asked or bool(should_stop is not None and should_stop())
             if world == 1 and stop_asked and not stop:  # one process: stop at once (after checking the losses)
                 if bool(bad):
@@ -239,7 +245,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                 if maintenance:
                     maintenance.checkpoint(step)
                 group.barrier()
-                raise TrainingInterrupted(step, out)
+                raise TrainingInterrupted(step, out, reason=reason)
             if collapsed:
                 if maintenance:
                     maintenance.checkpoint(step)
@@ -263,17 +269,18 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
 def _resume(out: Path, nets: _Nets, meta: dict, config: TrainConfig, device: torch.device) -> int:
     """Load ``out/checkpoint.safetensors`` into ``nets`` (every rank reads it: weights and optimiser
     states alike) after checking it was made with this recipe and data; returns its step."""
+    # the recipe first: another --width must be named, not met as a tensor-shape error
+    _check_resumable(out, read_metadata(out / "checkpoint.safetensors"), meta, config)
     saved = load_checkpoint(out / "checkpoint.safetensors", nets.modules, nets.optimizers)
-    _check_resumable(out, saved, meta, config)
     meta["warnings"] = list(saved.get("warnings", []))
     for module in nets.modules.values():
         module.to(device)
     return int(saved["step"])
 
 
-def _window_stats(summed: torch.Tensor, world: int, step: int, images_per_s: float, config: TrainConfig) -> dict:
+def _window_stats(summed: dict, world: int, step: int, images_per_s: float, config: TrainConfig) -> dict:
     """The losses of a read-back window (means over ranks), as ``on_step`` and ``log.jsonl`` get them."""
-    stats = {"step": step, **{k: float(v) / world for k, v in zip(_STATS, summed)}, "images_per_s": round(images_per_s, 1)}
+    stats = {"step": step, **{k: summed[k] / world for k in _STATS}, "images_per_s": round(images_per_s, 1)}
     if config.loss == "wgan-gp":  # the critic's Wasserstein estimate E[D(real)] - E[D(fake)], for the curves
         stats["w_estimate"] = stats["d_real"] - stats["d_fake"]
     else:
