@@ -43,10 +43,10 @@ __all__ = ["OutputFolder", "OutputFile", "OutDirLock", "MANIFEST"]
 MANIFEST = "cgan-augment.json"  # in every folder a command creates: which command wrote it
 
 
-def _refuse(target: Path, command: str, *, ours: bool, can_resume: bool, earlier: str, resume_help: str, redo_help: str) -> None:
+def _refuse(target: Path, command: str, manifest: str, *, ours: bool, can_resume: bool, earlier: str, resume_help: str, redo_help: str) -> None:
     """The rules' one message for a folder that is not free: not ours, or ours without a flag."""
     if not ours:
-        found = f"folder is not empty and was not written by `cgan-augment {command}` (no {MANIFEST}); it is left alone, even with"
+        found = f"folder is not empty and was not written by `cgan-augment {command}` (no {manifest}); it is left alone, even with"
         raise OutputDirError(f"{target}: {found} force=True. Choose a new or empty folder.",
                              cli_message=f"{target}: {found} --force. Choose a new or empty --out.")
     flags = f"--resume to {resume_help}, --force to {redo_help}" if can_resume else f"--force to {redo_help}"
@@ -63,18 +63,20 @@ class OutputFolder:
         ours: files that mark an earlier output of the command even without a manifest.
         earlier: how messages call an earlier output (default ``"<command> output"``).
         resume_help, redo_help: what ``--resume`` and ``--force`` do, for messages.
+        manifest: the manifest's file name (``augment`` keeps its documented ``augment.json``,
+            which holds its record too).
     """
 
     def __init__(self, path: Union[str, Path], command: str, *, force: bool = False, resume: bool = False,
                  can_resume: bool = False, ours: tuple = (), earlier: str = "", resume_help: str = "reuse its finished runs",
-                 redo_help: str = ""):
-        self.path, self.command, self.force, self.resume = Path(path), command, force, resume
+                 redo_help: str = "", manifest: str = MANIFEST):
+        self.path, self.command, self.force, self.resume, self.manifest = Path(path), command, force, resume, manifest
         self.can_resume, self.ours, self.earlier = can_resume, tuple(ours), earlier or f"{command} output"
         self.resume_help, self.redo_help = resume_help, redo_help or ("redo it" if can_resume else "replace it")
 
     def _manifest_command(self) -> str:
         try:
-            return str(json.loads((self.path / MANIFEST).read_text()).get("command", ""))
+            return str(json.loads((self.path / self.manifest).read_text()).get("command", ""))
         except (OSError, ValueError, AttributeError):
             return ""
 
@@ -94,11 +96,11 @@ class OutputFolder:
         if not self.path.is_dir():
             return False
         ours = self.is_ours()
-        if not {p.name for p in self.path.iterdir()} - ({MANIFEST, ".lock"} if ours else set()):
+        if not {p.name for p in self.path.iterdir()} - ({self.manifest, ".lock"} if ours else set()):
             return False  # empty, or an earlier run of ours that stopped before writing anything: nothing to lose
         if ours and (self.force or (self.resume and self.can_resume)):
             return True
-        _refuse(self.path, self.command, ours=ours, can_resume=self.can_resume, earlier=self.earlier,
+        _refuse(self.path, self.command, self.manifest, ours=ours, can_resume=self.can_resume, earlier=self.earlier,
                 resume_help=self.resume_help, redo_help=self.redo_help)
 
     def claim(self, info: dict) -> Path:
@@ -110,7 +112,7 @@ class OutputFolder:
     def write_manifest(self, folder: Path, info: dict) -> None:
         from .._version import __version__
 
-        write_text_atomic(Path(folder) / MANIFEST,
+        write_text_atomic(Path(folder) / self.manifest,
                           json.dumps(dict(info, command=self.command, cgan_augment=__version__), indent=2) + "\n")
 
     def locked(self) -> "OutDirLock":

@@ -3,7 +3,6 @@ PNGs per class or as one grid (``cgan-augment sample``)."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -61,7 +60,8 @@ def _save_image(image, path: Path) -> None:
 
 
 def _augment_folder(out: Union[str, Path], force: bool) -> OutputFolder:
-    return OutputFolder(out, "augment", force=force, ours=(MARKER,))  # augment.json: outputs from before the manifest
+    # augment.json is its manifest and record; one without "command" is an output from before the manifest
+    return OutputFolder(out, "augment", force=force, ours=(MARKER,), manifest=MARKER)
 
 
 def check_out_folder(out: Union[str, Path], force: bool = False, real=None) -> bool:
@@ -153,7 +153,11 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
     check_out_folder(out, force=force, real=dataset.real)
     names = _real_names(dataset, keep)
     total, done, written = len(dataset), 0, {c: 0 for c in dataset.classes}
-    with _augment_folder(out, force).staged({"data": (info or {}).get("data")}) as tmp:
+    record = dict(info or {}, plan=dataset.plan, seed=dataset.seed, real_files="linked" if link else
+                  ("copied" if keep else "converted"))
+    if folders != list(dataset.classes):  # a name that could not be a folder: say which folder holds it
+        record["class_folders"] = dict(zip(dataset.classes, folders))
+    with _augment_folder(out, force).staged(record) as tmp:
         for folder in folders:
             (tmp / folder).mkdir()
         for i, (label, name, src) in enumerate(names):
@@ -180,11 +184,6 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
             done += 1
             if on_item:
                 on_item(done, total)
-        record = dict(info or {}, plan=dataset.plan, seed=dataset.seed, real_files="linked" if link else
-                      ("copied" if keep else "converted"))
-        if folders != list(dataset.classes):  # a name that could not be a folder: say which folder holds it
-            record["class_folders"] = dict(zip(dataset.classes, folders))
-        (tmp / MARKER).write_text(json.dumps(record, indent=2) + "\n")
     return written
 
 
