@@ -13,11 +13,11 @@ from typing import Callable, Optional, Union
 import torch
 from torch.utils.data import DataLoader
 
-from ..generators.fitting import claim_output
+from ..generators.fitting import claim_output, data_record
 from ..generators.model_file import load_checkpoint, read_metadata
 from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
                       TrainingInterrupted)
-from ..data.subsets import _fingerprint, class_counts
+from ..data.subsets import class_counts
 from ..generators.networks import Generator, build_discriminator, build_generator
 from .config import RunSettings, TrainConfig
 from .distributed import _Dist, _setup, _sync_batch_norm
@@ -184,9 +184,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
     arch = dict(family=config.family, num_classes=num_classes, image_size=dataset.image_size,
                 channels=dataset.channels, z_dim=config.z_dim, width=config.width)
     nets = _build(arch, config, dataset.classes, device, world)
-    indices = getattr(dataset, "indices", None)
-    data_meta = dict(data_info, num_train=len(dataset),
-                     train_fingerprint=_fingerprint(indices) if indices is not None else None)
+    data_meta = data_record(dataset, data_info)  # as every family records its data
     meta = {"arch": arch, "classes": list(dataset.classes), "class_counts": class_counts(dataset),
             "train_config": asdict(config), "data": data_meta, "warnings": []}
 
