@@ -18,9 +18,10 @@ from .devices import resolve_device
 from .errors import ConfigError, DataError
 from .files import check_output_folder, make_dir, write_manifest
 from .labeled import _fingerprint
-from .report import SYNTHETIC_ARMS, Progress, ReportConfig, run_report
+from .report import Progress, ReportConfig, run_report
+from .report.plugins import get_arm
 from .report.outputs import _write_outputs
-from .report.run import _check_compatible, pool_reports
+from .report.run import _check_compatible, check_classifier, pool_reports
 from .train import RunSettings, TrainConfig, train_generator
 
 __all__ = ["report_from_spec", "run_demo", "demo_settings", "check_model_split", "DEMO_SPEC"]
@@ -105,7 +106,7 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
                 fit: Optional[TrainConfig] = None, fit_run: RunSettings = RunSettings(), test: Optional[str] = None,
                 config: ReportConfig = ReportConfig(), oracle: bool = False, device: Union[str, torch.device] = "auto",
                 on_progress: Optional[Progress] = None, resume: bool = False, force: bool = False,
-                should_stop: Optional[Callable[[], bool]] = None) -> dict:
+                should_stop: Optional[Callable[[], bool]] = None, classifier=None) -> dict:
     """Load the data of ``spec``, check or fit the generator, and write the report to ``out``.
 
     Args:
@@ -123,6 +124,8 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
             earlier report in ``out`` and replace its generator in ``out/generator``. A folder
             that no report wrote (no manifest) is never written into.
         should_stop: as in :func:`~cgan_augment.train_generator`, polled during the fit.
+        classifier: as in :func:`run_report` (a factory, or ``None`` for ``config.classifier``);
+            checked before anything is written.
 
     Returns:
         The report as a dict.
@@ -133,7 +136,7 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
             test data of other classes or image shape. OutputDirError: ``out`` is taken (see above).
         TrainingInterrupted: ``should_stop`` stopped the fit (a checkpoint is in ``out/generator``).
     """
-    needs_generator = any(a in SYNTHETIC_ARMS for a in config.arms)
+    needs_generator = any(get_arm(a).needs_generator for a in config.arms)
     if (model is not None and fit is not None) or (needs_generator and model is None and fit is None):
         raise ConfigError("give exactly one of --model MODEL (a fitted model.safetensors) and --fit (fit one here); "
                           "only a report without synthetic arms needs neither.")
@@ -153,6 +156,7 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
         check_model_split(meta, spec, train, test, name=str(model))
         generator = load_generator(model, device=device)
     _check_compatible(train, test_ds, generator, None)
+    classifier, _ = check_classifier(config, classifier, train.channels, train.image_size, len(train.classes))
     # only once the inputs are known good: a refused run leaves no empty folder behind
     make_dir(out)
     write_manifest(out, "report", {"data": spec.to_dict(), "test": test, "model": str(model) if model else None})
@@ -162,7 +166,7 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
     oracle_ds = load_data(replace(spec, imbalance=None)).train if oracle else None
     info = dict(spec.to_dict(), test=test, skipped=loaded.skipped, model=str(model) if model else (str(out / "generator" / "model.safetensors") if fit else None))
     return run_report(train, test_ds, generator, config, oracle=oracle_ds, out=out, device=device,
-                      on_progress=on_progress, resume=resume, data_info=info)
+                      on_progress=on_progress, resume=resume, data_info=info, classifier=classifier)
 
 
 # ----------------------------------------------------------------------------- demo

@@ -14,7 +14,8 @@ LAYERS = {
     (): ["_lazy", "_version", "choices", "errors", "constraints", "dataspec", "files", "devices", "labeled", "folders", "arrays", "data", "transforms", "augmentation", "models", "losses", "diffaugment",
          "quality", "checkpoint", "images", "curves", "diagnostics", "deform", "walks", "plan", "formats", "synthetic", "sampling", "export", "report", "train",
          "pipeline", "resampler", "__init__"],
-    ("report",): ["config", "arms", "classifiers", "gains", "html", "outputs", "run", "__init__"],
+    ("report",): ["plugins", "config", "arms", "factory", "classifiers", "gains", "figures", "html", "outputs", "run",
+                  "__init__"],
     ("train",): ["config", "distributed", "sampler", "maintenance", "step", "loop", "__init__"],
 }
 
