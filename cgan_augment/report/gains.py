@@ -17,7 +17,7 @@ import numpy as np
 from .config import BASELINE_ARMS, CHEAP_ARMS, METRICS, SYNTHETIC_ARMS
 from .plugins import arm_names, get_arm
 
-__all__ = ["paired_interval", "verdict_call", "primary_comparison", "verdict_method", "cheap_arms", "PRIMARY_ORDER",
+__all__ = ["classifier_line", "paired_interval", "verdict_call", "primary_comparison", "verdict_method", "cheap_arms", "PRIMARY_ORDER",
            "SAME_KIND"]
 
 # The synthetic arm whose gain the verdict tests, in order of preference among those run: the
@@ -250,3 +250,21 @@ def verdict_method(result: dict) -> list:
         lines.append(f"Below chance (balanced accuracy under 1/{len(result['data']['classes'])}): "
                      + ", ".join(f"`{a}`" for a in below) + "; such an arm learned nothing useful about the test classes.")
     return lines + [""]
+
+
+def classifier_line(result: dict) -> str:
+    """"Classifier: ... ; recipe: ..." (plain text): what was trained, and how, for every arm."""
+    cfg = result["config"]
+    about = result.get("classifier") or {"name": cfg["classifier"], "builtin": True}
+    r = result.get("recipe") or {k: cfg.get(k) for k in ("optimizer", "lr", "weight_decay", "schedule", "steps", "batch_size")}
+    name = about["name"] + (f" ({about['model']}, {about['parameters']:,} parameters)" if about.get("model") else "")
+    opt = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD"}.get(r.get("optimizer") or "adam", r.get("optimizer"))
+    opt += f" (momentum {r['momentum']:g})" if r.get("momentum") is not None else ""
+    parts = [f"{opt}, lr {r['lr']:g}" + (f", weight decay {r['weight_decay']:g}" if r.get("weight_decay") else ""),
+             {"cosine": "cosine schedule to 0", "step": f"lr × {r.get('step_gamma', 0.1):g} at 1/2 and 3/4 of the steps"}.get(
+                 r.get("schedule"), "constant lr"),
+             f"{r['steps']} steps at batch {r['batch_size']}"]
+    if r.get("normalize_mean") is not None:
+        parts.append(f"inputs normalised by mean {list(r['normalize_mean'])}, std {list(r['normalize_std'])}")
+    return (f"Classifier: {'built-in ' if about.get('builtin') else 'your factory '}{name}; recipe: {', '.join(parts)}; "
+            "the same for every arm.")
