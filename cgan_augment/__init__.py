@@ -2,10 +2,12 @@
 
 The public API is ``__all__``: data (:class:`DataSpec`, :func:`load_data`), fitting
 (:class:`TrainConfig`, :class:`RunSettings`, :func:`train_generator`), the model
-(:class:`Generator`, :func:`load_generator`), using it (:class:`SyntheticDataset`,
+(:class:`Generator`, :func:`load_generator`; the recommended ``deform`` family's
+:class:`DeformConfig` and :func:`fit_deform`), using it (:class:`SyntheticDataset`,
 :func:`synthetic_plan`, :class:`ClassBalancedSampler`, :class:`BatchMixer`, :class:`Augmentation`,
 :class:`CGANOverSampler`) and measuring it
-(:class:`ReportConfig`, :func:`run_report` on datasets, :func:`report_from_spec` from a
+(:class:`ReportConfig`, :func:`run_report` on datasets with a built-in classifier or your own
+factory, :class:`Arm` and :func:`register_arm` for your own arms, :func:`report_from_spec` from a
 :class:`DataSpec` and a model file, :func:`run_demo`). Every error a user can fix is a
 :class:`CGANAugmentError` (the specific types are in :mod:`cgan_augment.errors`).
 
@@ -32,7 +34,8 @@ _EXPORTS = {
     "Generator": "models",
     "Augmentation": "augmentation",
     "check_model_split": "pipeline", "report_from_spec": "pipeline", "run_demo": "pipeline",
-    "ReportConfig": "report", "run_report": "report",
+    "ReportConfig": "report", "run_report": "report", "Arm": "report", "register_arm": "report",
+    "DeformConfig": "deform", "fit_deform": "deform",
     "CGANOverSampler": "resampler",
     "format_plan": "plan", "synthetic_plan": "plan",
     "BatchMixer": "sampling", "ClassBalancedSampler": "sampling", "by_class_size": "sampling",
@@ -41,16 +44,18 @@ _EXPORTS = {
     "latent_grid": "walks", "latent_walk": "walks", "write_walk": "walks",
 }
 
-# Names in _EXPORTS but not in __all__ (ArrayImages, class_counts, read_metadata, resolve_device, the specific
-# errors and warnings, format_plan, by_class_size, ...) stay importable from the package for code written
+# Names in _EXPORTS but not in __all__ (ArrayImages, read_metadata, resolve_device, the specific
+# errors and warnings, format_plan, ...) stay importable from the package for code written
 # against earlier versions; their home modules are where they are documented.
 __all__ = [
     "__version__",
     "DataSpec", "load_data",
     "TrainConfig", "RunSettings", "train_generator",
-    "Generator", "load_generator",
-    "SyntheticDataset", "synthetic_plan", "ClassBalancedSampler", "BatchMixer", "Augmentation", "CGANOverSampler",
-    "ReportConfig", "run_report", "report_from_spec", "run_demo",
+    "Generator", "load_generator", "DeformConfig", "fit_deform",
+    "SyntheticDataset", "synthetic_plan", "ClassBalancedSampler", "BatchMixer", "by_class_size", "class_counts",
+    "Augmentation", "CGANOverSampler",
+    "latent_walk", "latent_grid", "write_walk",
+    "ReportConfig", "run_report", "report_from_spec", "run_demo", "Arm", "register_arm",
     "CGANAugmentError", "TrainingInterrupted",
 ]
 
