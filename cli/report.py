@@ -157,7 +157,7 @@ def demo(out, quick, seeds, device, resume, force):
     pairs: for each, hold out a stratified 30% test split, make the rest long-tailed (imbalance 20),
     fit the recommended generator on it, and train the same classifier under every arm (baselines,
     synthetic arms, the balanced oracle). The verdict pairs the recommended pipeline with the best
-    baseline of its kind per pair, with a 95% interval.
+    cheap recipe (classic-aug, strong-aug, the la arms, the mixup arm) per pair, with a 95% interval.
 
     \b
     Examples:

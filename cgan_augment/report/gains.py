@@ -72,8 +72,10 @@ def verdict_call(interval: dict) -> str:
 
 
 def primary_comparison(arms_run: Sequence[str]) -> tuple[Optional[str], tuple]:
-    """(the synthetic arm the verdict tests, the baselines of its kind that were run), decided from
-    the names of the arms run alone. Without a baseline of its kind, ``real`` is the baseline."""
+    """(the synthetic arm the verdict tests, the baselines it is compared with that were run: for
+    the augmented mixes every cheap recipe, for ``synthetic`` the plain rebalancing baselines),
+    decided from the names (and registered definitions) of the arms run alone. Without any of
+    them, ``real`` is the baseline."""
     arm = next((a for a in PRIMARY_ORDER if a in arms_run), None)
     if arm is None:
         return None, ()

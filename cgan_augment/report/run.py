@@ -97,12 +97,8 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
     for arm in arms:
         for seed in config.seeds:
             detail = f"{arm} (seed {seed})"
-            cached = _load_run(out, arm, seed, keys[arm]) if resume else None
             need_quality = arm == "real" and seed == config.seeds[0] and quality is None
-            if need_quality and cached is not None:
-                quality = _load_quality(out, keys["quality"])
-                if quality is None and generator is not None:
-                    cached = None  # the quality measure needs this run's classifier again
+            cached, quality = _cached_run(out, arm, seed, keys, resume, need_quality, generator, quality)
             if cached is not None:
                 results.setdefault(arm, {})[seed] = cached["metrics"]
                 notes[arm] = cached.get("note", "")
@@ -114,13 +110,8 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
                 skipped[arm] = str(why)
                 tick(config.steps * len(config.seeds), f"{arm} skipped")
                 break
-            t0 = time.perf_counter()
-            model = _train_classifier(data, config, seed, shape, num_classes, device, lambda n, detail=detail: tick(n, detail),
-                                      classifier=factory)
-            preds, feats = _predict(model, test_x, config.eval_batch_size, device)
-            metrics = _metrics(test_y.numpy(), preds.numpy(), num_classes)
-            metrics["seconds"] = round(time.perf_counter() - t0, 2)
-            metrics["train_size"] = len(data.labels)
+            model, preds, feats, metrics = _train_and_test(data, config, seed, shape, num_classes, device, factory,
+                                                           (test_x, test_y), lambda n, detail=detail: tick(n, detail))
             results.setdefault(arm, {})[seed] = metrics
             notes[arm] = data.note
             _save_run(out, arm, seed, keys[arm], metrics, data.note, preds)
@@ -133,17 +124,39 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
     result = _summarise(results, skipped, notes, quality, config, classes)
     result.update(
         classifier={k: v for k, v in about_classifier.items() if k != "weights"}, recipe=recipe_of(config),
-        warnings=notices,
-        data=dict(data_info or {}, classes=classes, image_size=train.image_size, channels=train.channels,
-                  train_counts=class_counts(train), test_counts=class_counts(test),
-                  oracle_counts=class_counts(oracle) if oracle is not None else None),
-        generator=_generator_summary(generator),
-        versions=_versions(), device=str(device),
-        wall_seconds=round(time.perf_counter() - started, 1),
-    )
+        warnings=notices, data=_data_summary(data_info, train, test, oracle), generator=_generator_summary(generator),
+        versions=_versions(), device=str(device), wall_seconds=round(time.perf_counter() - started, 1))
     if out is not None:
         result["files"] = _write_outputs(result, out, real, generator, config)
     return result
+
+
+def _cached_run(out, arm, seed, keys, resume, need_quality, generator, quality):
+    """(the finished run to reuse or None, the sample quality): a cached ``real`` run is reused only
+    with its cached quality measure (or without a generator), which needs the run's classifier."""
+    cached = _load_run(out, arm, seed, keys[arm]) if resume else None
+    if need_quality and cached is not None:
+        quality = _load_quality(out, keys["quality"])
+        if quality is None and generator is not None:
+            cached = None
+    return cached, quality
+
+
+def _train_and_test(data, config, seed, shape, num_classes, device, factory, test, tick):
+    """(model, test predictions, test features, metrics with ``seconds`` and ``train_size``) of one run."""
+    t0 = time.perf_counter()
+    model = _train_classifier(data, config, seed, shape, num_classes, device, tick, classifier=factory)
+    preds, feats = _predict(model, test[0], config.eval_batch_size, device)
+    metrics = _metrics(test[1].numpy(), preds.numpy(), num_classes)
+    metrics["seconds"] = round(time.perf_counter() - t0, 2)
+    metrics["train_size"] = len(data.labels)
+    return model, preds, feats, metrics
+
+
+def _data_summary(data_info, train, test, oracle) -> dict:
+    return dict(data_info or {}, classes=list(train.classes), image_size=train.image_size, channels=train.channels,
+                train_counts=class_counts(train), test_counts=class_counts(test),
+                oracle_counts=class_counts(oracle) if oracle is not None else None)
 
 
 def pool_reports(reports: list, config: ReportConfig, label: str = "") -> dict:
