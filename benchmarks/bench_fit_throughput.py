@@ -6,7 +6,7 @@ CPU part (the default):
 * **fit vs plain**, in one process, side by side: images/s (real images per second: batch size ×
   discriminator updates per step) of ``train_generator`` exactly as ``cgan-augment fit`` calls it
   (a fresh output folder per repeat, so log lines, grids and checkpoints are written on the
-  fit's schedule) against a hand-written loop over the same nets (``cgan_augment.models``, built
+  fit's schedule) against a hand-written loop over the same nets (``cgan_augment.generators.networks``, built
   from the same seed), same batch, same class-balanced real batches, same hinge loss, same
   DiffAugment policy (the library's ``diff_augment``), same Adam settings, same mode-seeking
   term and EMA. Build and data loading are outside the timing: a fit is timed from its
@@ -54,9 +54,9 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 
 from cgan_augment import DataSpec, SyntheticDataset, load_data
-from cgan_augment.labeled import dataset_tensors
-from cgan_augment.diffaugment import diff_augment
-from cgan_augment.models import build_discriminator, build_generator
+from cgan_augment.data.subsets import dataset_tensors
+from cgan_augment.train.diffaugment import diff_augment
+from cgan_augment.generators.networks import build_discriminator, build_generator
 from cgan_augment.train import RunSettings, TrainConfig, train_generator
 from cgan_augment.train.loop import _build, _distribute
 from cgan_augment.train.step import _step

@@ -28,7 +28,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from cgan_augment import DataSpec, TrainConfig
-from cgan_augment.pipeline import report_from_spec
+from cgan_augment.report.from_files import report_from_spec
 from cgan_augment.report import ARMS, ReportConfig, format_table
 
 

@@ -34,7 +34,7 @@ from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import train_test_split
 
 from cgan_augment import CGANOverSampler
-from cgan_augment.labeled import long_tailed_indices
+from cgan_augment.data.subsets import long_tailed_indices
 
 
 class Timed(BaseEstimator):

@@ -28,8 +28,8 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 from cgan_augment import ArrayImages, SyntheticDataset, resolve_device
-from cgan_augment.labeled import long_tailed_indices
-from cgan_augment.models import build_generator
+from cgan_augment.data.subsets import long_tailed_indices
+from cgan_augment.generators.networks import build_generator
 
 
 def make_real(n_max: int, imbalance: float, seed: int = 0) -> ArrayImages:

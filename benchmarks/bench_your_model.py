@@ -86,7 +86,7 @@ def plain_loop(train, test, config, seed: int) -> tuple[float, float]:
     """The same model, recipe and data in a plain loop: (wall seconds for training + testing, balanced accuracy)."""
     from sklearn.metrics import balanced_accuracy_score
 
-    from cgan_augment.labeled import dataset_tensors
+    from cgan_augment.data.subsets import dataset_tensors
 
     t0 = time.perf_counter()
     images, labels = dataset_tensors(train)
@@ -133,7 +133,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     from cgan_augment import DataSpec, DeformConfig, ReportConfig, fit_deform, load_data, run_report
-    from cgan_augment.labeled import class_counts, dataset_tensors
+    from cgan_augment.data.subsets import class_counts, dataset_tensors
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

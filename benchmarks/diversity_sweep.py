@@ -18,8 +18,8 @@ import time
 import torch
 
 from cgan_augment import DataSpec, TrainConfig, load_data, train_generator
-from cgan_augment.diagnostics import class_diversity
-from cgan_augment.images import save_grid
+from cgan_augment.train.diagnostics import class_diversity
+from cgan_augment._util.pictures import save_grid
 from cgan_augment.train.maintenance import _real_examples
 
 torch.set_num_threads(1)

@@ -34,11 +34,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from cgan_augment.data import DataSpec, load_data
-from cgan_augment.deform import DeformConfig, fit_deform_generator
-from cgan_augment.labeled import long_tailed_indices
+from cgan_augment.data.load import DataSpec, load_data
+from cgan_augment.generators.deform import DeformConfig, fit_deform_generator
+from cgan_augment.data.subsets import long_tailed_indices
 from cgan_augment.report import build_classifier
-from cgan_augment.augmentation import Augmentation
+from cgan_augment.mixing.augmentation import Augmentation
 
 DEFAULTS = {"aug": "affine", "interp": "bilinear", "deform": 0.0, "scope": "rare", "temp": 0.5, "grid": 5, "pairs": 1000,
             "minsize": 40, "trim": 1.0, "regsteps": 100, "smooth": 1.0, "sigma": 1.5,

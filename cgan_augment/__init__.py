@@ -11,37 +11,39 @@ factory, :class:`Arm` and :func:`register_arm` for your own arms, :func:`report_
 :class:`DataSpec` and a model file, :func:`run_demo`). Every error a user can fix is a
 :class:`CGANAugmentError` (the specific types are in :mod:`cgan_augment.errors`).
 
-Modules, lowest first (each imports only those before it; tests/test_layout.py holds the order):
-_lazy, choices, errors, constraints, dataspec, files, devices, labeled, folders, arrays, data,
-transforms, augmentation, models, losses, diffaugment, quality, checkpoint, images, curves,
-diagnostics, deform, walks, plan, formats, synthetic, sampling, export, report/, train/, pipeline,
-resampler.
+Packages, lowest first (each imports only those before it; tests/test_layout.py holds the graph):
+``errors`` (public exception types), ``_util`` (settings checks, devices, atomic files, pictures, batched
+warps), ``data`` (DataSpec, load_data, class folders, arrays and built-ins, labelled subsets),
+``generators`` (the Generator base, the GAN and deform families, model-file I/O, latent walks),
+``train`` (the adversarial loop with its losses, DiffAugment and training monitor), ``mixing``
+(sampling strategies, SyntheticDataset, sampler and mixer, Augmentation, the ImageFolder writer),
+``report`` (arms, classifiers, gains, pages, the demo and the report-from-files path), ``resampler``.
 """
-from ._lazy import lazy_exports as _lazy_exports
+from ._util.lazy import lazy_exports as _lazy_exports
 from ._version import __version__
 
 # Public names -> the module that defines them. They are imported on first use (PEP 562), so that
 # ``import cgan_augment`` and the command line's --help stay light: torch loads only when needed.
 _EXPORTS = {
-    "load_generator": "checkpoint", "read_metadata": "checkpoint", "save_generator": "checkpoint",
-    "ArrayImages": "arrays",
-    "LoadedData": "data", "load_data": "data",
-    "ImageFolderImages": "folders",
-    "LabeledSubset": "labeled", "class_counts": "labeled",
-    "DataSpec": "dataspec",
-    "resolve_device": "devices",
+    "load_generator": "generators.model_file", "read_metadata": "generators.model_file", "save_generator": "generators.model_file",
+    "ArrayImages": "data.arrays",
+    "LoadedData": "data.load", "load_data": "data.load",
+    "ImageFolderImages": "data.folders",
+    "LabeledSubset": "data.subsets", "class_counts": "data.subsets",
+    "DataSpec": "data.spec",
+    "resolve_device": "_util.devices",
     "CGANAugmentError": "errors", "ConfigError": "errors", "DataError": "errors", "DeviceError": "errors", "ModelFileError": "errors", "OutputDirError": "errors", "TrainingCollapsed": "errors", "TrainingDiverged": "errors", "TrainingInterrupted": "errors", "TrainingWarning": "errors",
-    "Generator": "models",
-    "Augmentation": "augmentation",
-    "check_model_split": "pipeline", "report_from_spec": "pipeline", "run_demo": "pipeline",
+    "Generator": "generators.networks",
+    "Augmentation": "mixing.augmentation",
+    "check_model_split": "report.from_files", "report_from_spec": "report.from_files", "run_demo": "report.demo",
     "ReportConfig": "report", "run_report": "report", "Arm": "report", "register_arm": "report",
-    "DeformConfig": "deform", "fit_deform": "deform",
+    "DeformConfig": "generators.deform", "fit_deform": "generators.deform",
     "CGANOverSampler": "resampler",
-    "format_plan": "plan", "synthetic_plan": "plan",
-    "BatchMixer": "sampling", "ClassBalancedSampler": "sampling", "by_class_size": "sampling",
-    "SyntheticDataset": "synthetic",
+    "format_plan": "mixing.strategy", "synthetic_plan": "mixing.strategy",
+    "BatchMixer": "mixing.samplers", "ClassBalancedSampler": "mixing.samplers", "by_class_size": "mixing.samplers",
+    "SyntheticDataset": "mixing.synthetic",
     "RunSettings": "train", "TrainConfig": "train", "train_generator": "train",
-    "latent_grid": "walks", "latent_walk": "walks", "write_walk": "walks",
+    "latent_grid": "generators.walks", "latent_walk": "generators.walks", "write_walk": "generators.walks",
 }
 
 # Names in _EXPORTS but not in __all__ (ArrayImages, read_metadata, resolve_device, the specific

@@ -55,7 +55,7 @@ class CGANAugmentWarning(UserWarning):
 
 
 class TrainingWarning(CGANAugmentWarning):
-    """Training shows mode collapse or has stalled (see :func:`cgan_augment.diagnostics.training_warnings`)."""
+    """Training shows mode collapse or has stalled (see :func:`cgan_augment.train.diagnostics.training_warnings`)."""
 
 
 class ClassifierError(ConfigError):

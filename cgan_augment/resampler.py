@@ -30,11 +30,11 @@ from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d
 
-from .arrays import ArrayImages
-from .checkpoint import load_generator
+from .data.arrays import ArrayImages
+from .generators.model_file import load_generator
 from .errors import ConfigError, DataError
-from .models import FAMILIES, Generator
-from .plan import _is_int, _plain, resolve_sampling_strategy
+from .generators.networks import FAMILIES, Generator
+from .mixing.strategy import _is_int, _plain, resolve_sampling_strategy
 from .train import RunSettings, TrainConfig, train_generator
 
 __all__ = ["CGANOverSampler"]
@@ -89,7 +89,7 @@ class CGANOverSampler(OneToOneFeatureMixin, BaseEstimator):
         sampling_strategy: which classes get how many generated rows; imbalanced-learn's forms:
             ``"auto"``, ``"not majority"``, ``"all"``, ``"minority"``, ``"not minority"``, a float
             in (0, 1], a dict ``{class: wanted_total}`` or a callable ``y -> dict``
-            (see :func:`cgan_augment.plan.resolve_sampling_strategy` for how each resolves).
+            (see :func:`cgan_augment.mixing.strategy.resolve_sampling_strategy` for how each resolves).
         image_shape: how to read a row of 2-D ``X``: ``(H, W)`` or ``(H, W, C)``, rows flattened in
             C order (channels last). Required for 2-D ``X``; for 3-D (N×H×W) or 4-D (N×H×W×C)
             ``X`` it may be left out, or must match.

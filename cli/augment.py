@@ -7,7 +7,7 @@ import click
 from .options import config_option, data_options, data_spec, default_of, given, user_errors
 from .progress import Progress
 
-_SYNTHETIC = "cgan_augment.synthetic:SyntheticDataset"  # read from source: importing it would load torch
+_SYNTHETIC = "cgan_augment.mixing.synthetic:SyntheticDataset"  # read from source: importing it would load torch
 
 
 @click.command()
@@ -44,11 +44,11 @@ def augment(data, image_size, channels, imbalance, test_split, data_seed, skip_b
       cgan-augment augment builtin:digits --imbalance 20 --model runs/digits/model.safetensors --out digits_bal/ --target 0.5
       cgan-augment augment data/ --model runs/data/model.safetensors --out data_bal/ --target melanoma=400,nevus=900
     """
-    from cgan_augment.plan import parse_target
+    from cgan_augment.mixing.strategy import parse_target
 
     wanted = parse_target(target) if target is not None else default_of(_SYNTHETIC, "target")
     from cgan_augment import SyntheticDataset, format_plan, load_data, load_generator, resolve_device  # torch loads here
-    from cgan_augment.export import check_out_folder, write_image_folder
+    from cgan_augment.mixing.export import check_out_folder, write_image_folder
     check_out_folder(out, force=force)
     dev = resolve_device(device or default_of(_SYNTHETIC, "device"))
     generator = load_generator(model, device=dev)

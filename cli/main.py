@@ -17,14 +17,14 @@ from pathlib import Path
 import click
 
 from cgan_augment import ConfigError, RunSettings, TrainConfig, __version__
-from cgan_augment.choices import INTERPOLATIONS
+from cgan_augment._util.choices import INTERPOLATIONS
 
 from .progress import Progress
 from .options import StopOnSignal, config_option, data_options, data_spec, given, split_fit_options, user_errors
 
 fit_option = functools.partial(config_option, (TrainConfig, RunSettings))
 # read from source: importing these would load torch
-_WRITE_SAMPLES, _WRITE_WALK = "cgan_augment.export:write_samples", "cgan_augment.walks:write_walk"
+_WRITE_SAMPLES, _WRITE_WALK = "cgan_augment.mixing.export:write_samples", "cgan_augment.generators.walks:write_walk"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -127,7 +127,7 @@ def fit(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, 
     if config.family == "deform":
         if int(os.environ.get("WORLD_SIZE", "1")) > 1:
             raise ConfigError("the deform family fits in one process; run it without torchrun.")
-        from cgan_augment.deform import DeformConfig, fit_deform
+        from cgan_augment.generators.deform import DeformConfig, fit_deform
 
         echo("fit: registering same-class pairs of the large classes (deform family) ...", err=True)
         fit_deform(train, DeformConfig(seed=config.seed), out, data_info=dict(spec.to_dict(), skipped=loaded.skipped),
@@ -182,13 +182,13 @@ def sample(model, classes, n, out, seed, walk, grid_class, interpolation, device
     if grid_class is not None and not walk:
         raise ConfigError("--walk-grid only applies with --walk.")
     if walk:
-        from cgan_augment.walks import write_walk
+        from cgan_augment.generators.walks import write_walk
 
         paths = write_walk(model, out, classes=list(classes) or None, grid_class=grid_class, force=force,
                            **given(n=n, seed=seed, mode=interpolation, device=device))
         click.echo("wrote " + ", ".join(map(str, paths)))
         return
-    from cgan_augment.export import write_samples
+    from cgan_augment.mixing.export import write_samples
 
     paths = write_samples(model, out, classes=list(classes) or None, force=force, **given(n=n, seed=seed, device=device))
     click.echo(f"wrote {out}" if len(paths) == 1 and paths[0] == Path(out) else f"wrote {len(paths)} files under {out}")

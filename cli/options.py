@@ -15,7 +15,7 @@ from typing import Callable
 import click
 
 from cgan_augment import DataSpec, RunSettings, TrainConfig
-from cgan_augment.constraints import OneOf
+from cgan_augment._util.constraints import OneOf
 from cgan_augment.errors import CGANAugmentError, TrainingInterrupted
 
 

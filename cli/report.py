@@ -14,7 +14,7 @@ from .options import StopOnSignal, config_option, data_options, data_spec, defau
 from .progress import Progress
 
 # read from source: importing the pipeline would load torch
-_REPORT_FROM_SPEC, _RUN_DEMO = "cgan_augment.pipeline:report_from_spec", "cgan_augment.pipeline:run_demo"
+_REPORT_FROM_SPEC, _RUN_DEMO = "cgan_augment.report.from_files:report_from_spec", "cgan_augment.report.demo:run_demo"
 
 
 def _numbers(ctx, param, value):
@@ -136,7 +136,7 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
         config = dataclasses.replace(config, synthetic_below=None)
     fit = TrainConfig(**given(steps=fit_steps, width=fit_width)) if fit_here else None
     out = Path(out)
-    from cgan_augment.pipeline import report_from_spec  # torch loads here, after the flags are checked
+    from cgan_augment.report.from_files import report_from_spec  # torch loads here, after the flags are checked
 
     with Progress() as progress, StopOnSignal(armed=lambda: progress.stage == "fit") as stop:
         result = report_from_spec(spec, out, model=model, fit=fit, test=test_data, config=config, oracle=oracle,
@@ -165,7 +165,7 @@ def demo(out, quick, seeds, device, resume, force):
       cgan-augment demo --quick
       cgan-augment demo --seeds 5 --resume      # two more pairs; the first three are reused
     """
-    from cgan_augment.pipeline import demo_settings, run_demo
+    from cgan_augment.report.demo import demo_settings, run_demo
 
     spec, fit, _, config = demo_settings(quick, seeds)
     generator = ("deform (learned warps of each class's own images)" if fit.family == "deform"

@@ -33,8 +33,8 @@ def _small_png(source: Path, target: Path, width: int, colors: int = 64) -> None
 
 def main(demo: Path, fit: Path) -> None:
     from cgan_augment import load_generator, write_walk
-    from cgan_augment.diagnostics import write_timeline_animation
-    from cgan_augment.images import read_grid, save_grid
+    from cgan_augment.train.diagnostics import write_timeline_animation
+    from cgan_augment._util.pictures import read_grid, save_grid
     from headless_chromium import Browser
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -123,7 +123,7 @@ def test_forged_headers(tmp_path, model_path):
 
 def test_only_file_problems_become_damaged_file_errors(model_path, monkeypatch):
     """A MemoryError or a bug of ours is not reported as a damaged file."""
-    import cgan_augment.checkpoint as ck
+    import cgan_augment.generators.model_file as ck
 
     def out_of_memory(*args, **kwargs):
         raise MemoryError

@@ -174,13 +174,14 @@ def test_defaults_read_from_source_match_the_signatures():
     import inspect
 
     from cgan_augment.cli.options import _source_parameters
-    from cgan_augment.export import write_samples
-    from cgan_augment.pipeline import report_from_spec, run_demo
-    from cgan_augment.synthetic import SyntheticDataset
+    from cgan_augment.mixing.export import write_samples
+    from cgan_augment.report.demo import run_demo
+    from cgan_augment.report.from_files import report_from_spec
+    from cgan_augment.mixing.synthetic import SyntheticDataset
 
-    for target, obj in (("cgan_augment.export:write_samples", write_samples), ("cgan_augment.pipeline:run_demo", run_demo),
-                        ("cgan_augment.pipeline:report_from_spec", report_from_spec),
-                        ("cgan_augment.synthetic:SyntheticDataset", SyntheticDataset.__init__)):
+    for target, obj in (("cgan_augment.mixing.export:write_samples", write_samples), ("cgan_augment.report.demo:run_demo", run_demo),
+                        ("cgan_augment.report.from_files:report_from_spec", report_from_spec),
+                        ("cgan_augment.mixing.synthetic:SyntheticDataset", SyntheticDataset.__init__)):
         real = {k: p.default for k, p in inspect.signature(obj).parameters.items() if k != "self"}
         read = _source_parameters(target)
         assert read.keys() == real.keys(), target

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import pytest
 
 from cgan_augment import ConfigError, DataSpec, ReportConfig, RunSettings, TrainConfig
-from cgan_augment.constraints import BOOL, Check, CheckedConfig, Interval, OneOf
+from cgan_augment._util.constraints import BOOL, Check, CheckedConfig, Interval, OneOf
 
 
 @pytest.mark.parametrize("interval, inside, outside, text", [

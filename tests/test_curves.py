@@ -8,8 +8,8 @@ import torch
 from PIL import Image
 
 from cgan_augment import DataSpec, RunSettings, TrainConfig, load_data, train_generator
-from cgan_augment.curves import _panels, read_log, smooth, write_training_curves
-from cgan_augment.diagnostics import write_timeline_animation
+from cgan_augment.train.curves import _panels, read_log, smooth, write_training_curves
+from cgan_augment.train.diagnostics import write_timeline_animation
 
 
 def test_smooth_is_a_bias_corrected_ema():

@@ -203,7 +203,7 @@ def test_class_discovery_and_samples_match_torchvision_image_folder(tmp_path):
     assert [ours.dataset.samples[i] for i in ours.indices] == theirs.samples  # same files, same order
     Image.new("L", (8, 8)).save(root / "b" / "anim.gif")  # GIF: read by us, not by ImageFolder
     with_gif = load_data(DataSpec(str(root))).train
-    from cgan_augment.folders import IMAGE_EXTENSIONS
+    from cgan_augment.data.folders import IMAGE_EXTENSIONS
 
     assert with_gif.dataset.samples == DatasetFolder(str(root), loader=Image.open, extensions=IMAGE_EXTENSIONS).samples
 

@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from cgan_augment.checkpoint import load_generator, save_generator
-from cgan_augment.data import DataSpec, load_data
-from cgan_augment.deform import DeformConfig, fit_deform_generator, register_pairs
+from cgan_augment.generators.model_file import load_generator, save_generator
+from cgan_augment.data.load import DataSpec, load_data
+from cgan_augment.generators.deform import DeformConfig, fit_deform_generator, register_pairs
 from cgan_augment.errors import ConfigError, DataError
-from cgan_augment.augmentation import Augmentation
-from cgan_augment.transforms import warp_by_params
+from cgan_augment.mixing.augmentation import Augmentation
+from cgan_augment._util.warps import warp_by_params
 
 QUICK = DeformConfig(pairs=64, registration_steps=30, min_class_size=10)
 

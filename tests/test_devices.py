@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from cgan_augment import ConfigError, DeviceError, resolve_device
-from cgan_augment.models import build_generator
+from cgan_augment.generators.networks import build_generator
 
 
 def test_auto_picks_cuda_then_mps_then_cpu(monkeypatch):
@@ -36,7 +36,7 @@ def test_explicit_devices_are_checked(monkeypatch):
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_asking_for_cuda_without_it_is_our_error_not_torchs(tmp_path):
     from cgan_augment import RunSettings, TrainConfig, load_generator, train_generator
-    from cgan_augment.arrays import ArrayImages
+    from cgan_augment.data.arrays import ArrayImages
 
     g = build_generator("mlp", 2, 8, 1, z_dim=8, width=8)
     with pytest.raises(DeviceError, match="CUDA is not available"):

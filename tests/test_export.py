@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from cgan_augment import ArrayImages, OutputDirError, SyntheticDataset
-from cgan_augment.export import MARKER, write_image_folder
-from cgan_augment.files import replace_folder
-from cgan_augment.models import build_generator
+from cgan_augment.mixing.export import MARKER, write_image_folder
+from cgan_augment._util.files import replace_folder
+from cgan_augment.generators.networks import build_generator
 
 CLASSES = ["a", "b", "c"]
 

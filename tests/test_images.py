@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from cgan_augment.cli.main import main
-from cgan_augment.images import read_grid, save_grid
+from cgan_augment._util.pictures import read_grid, save_grid
 from conftest import make_image_folder
 
 MIN_CELL = 32

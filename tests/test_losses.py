@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from cgan_augment.losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
+from cgan_augment.train.losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
 
 
 def test_losses_at_known_logits():

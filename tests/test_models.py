@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from cgan_augment import ConfigError
-from cgan_augment.models import build_discriminator, build_generator
+from cgan_augment.generators.networks import build_discriminator, build_generator
 
 
 @pytest.mark.parametrize("family", ["dcgan", "mlp"])

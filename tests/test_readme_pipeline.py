@@ -4,7 +4,7 @@ import re
 import pathlib
 
 from cgan_augment import DataSpec, load_data
-from cgan_augment.deform import DeformConfig, fit_deform
+from cgan_augment.generators.deform import DeformConfig, fit_deform
 
 README = pathlib.Path(__file__).resolve().parents[1] / "README.md"
 

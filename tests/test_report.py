@@ -14,7 +14,7 @@ from cgan_augment import (DataError, DataSpec, ReportConfig, RunSettings, TrainC
                           train_generator)
 from cgan_augment.cli.main import main
 from cgan_augment.errors import ConfigError
-from cgan_augment.quality import frechet_distance, per_class_quality, precision_recall_density_coverage
+from cgan_augment.report.quality import frechet_distance, per_class_quality, precision_recall_density_coverage
 from cgan_augment.report import ARMS, BASELINE_ARMS, CHEAP_ARMS, build_classifier
 from cgan_augment.report.arms import _ArmData
 
@@ -182,9 +182,9 @@ def _fit_on(spec, out):
 def _model_file_recording(spec, out):
     """A model file whose metadata says it was fitted on ``spec``'s training split, as ``fit`` records
     it, written from an untrained generator: the split check reads the metadata only."""
-    from cgan_augment.checkpoint import save_generator
-    from cgan_augment.labeled import _fingerprint, class_counts
-    from cgan_augment.models import build_generator
+    from cgan_augment.generators.model_file import save_generator
+    from cgan_augment.data.subsets import _fingerprint, class_counts
+    from cgan_augment.generators.networks import build_generator
 
     train = load_data(spec).train
     g = build_generator("mlp", len(train.classes), train.image_size, train.channels, z_dim=8, width=8)
@@ -275,8 +275,8 @@ def test_cli_report_refuses_in_one_line(tmp_path, model):
 def test_strong_arms_with_a_deform_generator(split):
     """strong-aug is a baseline; synthetic+strong-aug mixes a deform model's variants only into
     the classes under synthetic_below, through the public ClassBalancedSampler."""
-    from cgan_augment.deform import DeformConfig, fit_deform_generator
-    from cgan_augment.labeled import dataset_tensors
+    from cgan_augment.generators.deform import DeformConfig, fit_deform_generator
+    from cgan_augment.data.subsets import dataset_tensors
     from cgan_augment.report.arms import _arm_data
 
     images, labels = dataset_tensors(split.train)
@@ -333,7 +333,7 @@ def test_refused_report_leaves_no_empty_folder(tmp_path, model):
 @pytest.fixture
 def tiny_demo(monkeypatch):
     """The demo's machinery at test size: 8 px digits, a 2-step MLP GAN, three arms, 3 classifier steps."""
-    import cgan_augment.pipeline as pipeline
+    import cgan_augment.report.demo as pipeline
 
     real_settings = pipeline.demo_settings
 

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from cgan_augment import DataSpec, ReportConfig, RunSettings, TrainConfig
-from cgan_augment.pipeline import report_from_spec
+from cgan_augment.report.from_files import report_from_spec
 from cgan_augment.report.html import render_report_html
 from headless_chromium import Browser, find_chromium
 

@@ -13,7 +13,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_digits
 
 from cgan_augment import CGANOverSampler, DataError, ConfigError, save_generator
-from cgan_augment.plan import resolve_sampling_strategy
+from cgan_augment.mixing.strategy import resolve_sampling_strategy
 
 TINY = dict(steps=3, width=4, device="cpu")  # fits in well under a second
 

@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset, WeightedRandomS
 
 from cgan_augment import (ArrayImages, ConfigError, DataError, RunSettings, SyntheticDataset, TrainConfig, class_counts,
                           load_generator, synthetic_plan, train_generator)
-from cgan_augment.plan import format_plan
+from cgan_augment.mixing.strategy import format_plan
 
 COUNTS = [12, 5, 2]
 CLASSES = ["a", "b", "c"]

@@ -52,7 +52,7 @@ def test_fit_writes_model_samples_log_and_generates_requested_classes(digits, tm
 @pytest.fixture(scope="module")
 def dark_and_bright():
     """Two classes a generator can learn in a few steps: dark 8×8 images and bright ones."""
-    from cgan_augment.arrays import ArrayImages
+    from cgan_augment.data.arrays import ArrayImages
 
     g = torch.Generator().manual_seed(0)
     dark = torch.randint(0, 40, (64, 1, 8, 8), generator=g)
@@ -214,7 +214,7 @@ def test_read_only_out_gives_a_clear_error(digits, tmp_path, tiny_config):
 def test_failed_write_keeps_the_old_model(digits, tmp_path, tiny_config, monkeypatch):
     train_generator(digits, tiny_config, tmp_path)
     before = (tmp_path / "model.safetensors").read_bytes()
-    import cgan_augment.checkpoint as ck
+    import cgan_augment.generators.model_file as ck
 
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -272,7 +272,7 @@ def _grid(values, classes=2, per_class=4):
 
 
 def test_training_warnings_flag_collapse_and_stall_only():
-    from cgan_augment.diagnostics import class_diversity, training_warnings
+    from cgan_augment.train.diagnostics import class_diversity, training_warnings
 
     labels = torch.arange(2).repeat_interleave(4)
     healthy = _grid([0.1, 0.5, 0.9, 0.3, 0.2, 0.6, 0.8, 0.4])

@@ -8,12 +8,12 @@ from conftest import make_image_folder
 from PIL import Image
 
 from cgan_augment import ConfigError, DataSpec, TrainConfig, load_data, train_generator
-from cgan_augment.checkpoint import load_generator, save_generator
+from cgan_augment.generators.model_file import load_generator, save_generator
 from cgan_augment.cli.main import main
-from cgan_augment.deform import DeformConfig, fit_deform_generator
-from cgan_augment.images import read_grid
-from cgan_augment.models import FAMILIES, ConvGenerator, build_generator
-from cgan_augment.walks import interpolate, latent_grid, latent_walk, write_walk
+from cgan_augment.generators.deform import DeformConfig, fit_deform_generator
+from cgan_augment._util.pictures import read_grid
+from cgan_augment.generators.networks import FAMILIES, ConvGenerator, build_generator
+from cgan_augment.generators.walks import interpolate, latent_grid, latent_walk, write_walk
 
 
 def test_slerp_keeps_the_norm_and_turns_by_equal_angles():

@@ -16,7 +16,7 @@ generator never saw:
                     2021; Balanced Softmax at tau 1) with plain instance sampling
 ``la+aug``          ``la`` with the random affine; ``la+strong-aug`` with elastic, then affine
 ``la+aug+mixup``    ``la+aug`` with input mixup, ``lambda ~ Beta(mixup_alpha, mixup_alpha)`` per batch
-``synthetic``       real + :class:`~cgan_augment.synthetic.SyntheticDataset` topped up to balance
+``synthetic``       real + :class:`~cgan_augment.mixing.synthetic.SyntheticDataset` topped up to balance
 ``synthetic+aug``   each item draws a class uniformly, then a synthetic image of it with
                     probability ``alpha`` (if the class has any), else a real one; the affine
                     goes on every item (``ClassBalancedSampler(synthetic_fraction=alpha)``)
@@ -37,7 +37,7 @@ is drawn from the run's own seed. Each arm's training set is held in memory once
 batches are gathered from it, so a run costs little beyond the classifier's own compute.
 
 Entry point: :func:`run_report` (datasets and a generator in hand); from a
-:class:`~cgan_augment.data.DataSpec` and a model file or ``fit=``, see :mod:`cgan_augment.pipeline`. The library never prints; progress goes to ``on_progress(stage, done, total, detail)``.
+:class:`~cgan_augment.data.load.DataSpec` and a model file or ``fit=``, see :mod:`cgan_augment.report.from_files`. The library never prints; progress goes to ``on_progress(stage, done, total, detail)``.
 
 
 Modules, in import order: ``plugins`` (the arm interface, its losses and mixup, the registry),
@@ -48,7 +48,7 @@ self-contained page), ``outputs`` (report.json, report.md, report.html, figures)
 (:func:`run_report`, run cache).
 """
 
-from .._lazy import lazy_exports as _lazy_exports
+from .._util.lazy import lazy_exports as _lazy_exports
 from .config import ARMS, BASELINE_ARMS, CHEAP_ARMS, CLASSIFIERS, METRICS, SYNTHETIC_ARMS, Progress, ReportConfig
 from .plugins import Arm, ArmContext, class_weighted, cross_entropy, logit_adjusted, mixup, register_arm
 

@@ -1,5 +1,5 @@
 """The arms' training data: each arm's pool in memory (uint8) and how its batches are drawn
-(shuffled epochs, or the public :class:`~cgan_augment.sampling.ClassBalancedSampler`, with or
+(shuffled epochs, or the public :class:`~cgan_augment.mixing.samplers.ClassBalancedSampler`, with or
 without synthetic items), SMOTE, the batched augmentations, and the synthetic pool a :class:`~cgan_augment.SyntheticDataset` adds.
 What each arm uses is its :class:`~cgan_augment.report.plugins.Arm` definition."""
 
@@ -11,11 +11,11 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from ..arrays import ArrayImages
-from ..labeled import to_uint8
-from ..sampling import ClassBalancedSampler
-from ..synthetic import SyntheticDataset
-from ..augmentation import Augmentation
+from ..data.arrays import ArrayImages
+from ..data.subsets import to_uint8
+from ..mixing.samplers import ClassBalancedSampler
+from ..mixing.synthetic import SyntheticDataset
+from ..mixing.augmentation import Augmentation
 from .config import ReportConfig
 from .plugins import Arm, get_arm
 

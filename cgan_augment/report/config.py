@@ -7,8 +7,8 @@ from typing import Callable, Optional
 
 import re
 
-from ..constraints import Check, CheckedConfig, Interval, OneOf
-from ..augmentation import STRONG_ELASTIC_ALPHA, Augmentation
+from .._util.constraints import Check, CheckedConfig, Interval, OneOf
+from ..mixing.augmentation import STRONG_ELASTIC_ALPHA, Augmentation
 from .plugins import arm_names
 
 __all__ = ["ReportConfig", "ARMS", "BASELINE_ARMS", "CHEAP_ARMS", "SYNTHETIC_ARMS", "CLASSIFIERS", "METRICS", "Progress",
@@ -25,11 +25,12 @@ CLASSIFIERS = ("cnn", "logreg", "resnet18")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("constant", "cosine", "step")
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")  # package.module:function, as uvicorn and gunicorn take it
+METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
 
 
 def _floats(v) -> bool:
     return v is None or (len(v) > 0 and all(isinstance(x, float) for x in v))
-METRICS = ("accuracy", "balanced_accuracy", "macro_f1")
+
 
 Progress = Callable[[str, int, int, str], None]
 

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..files import atomic_path
+from .._util.files import atomic_path
 
 __all__ = ["recall_reference", "class_order", "gain_colour", "forest_rows", "forest_svg", "recall_heatmap"]
 

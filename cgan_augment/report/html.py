@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Optional, Union
 
-from ..files import write_text_atomic
+from .._util.files import write_text_atomic
 from .figures import class_order, forest_svg, gain_colour, gain_scale, recall_reference
 from .gains import classifier_line, verdict_call, verdict_method
 

@@ -10,8 +10,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from ..files import write_text_atomic
-from ..images import quiet_figure_warnings, save_grid
+from .._util.files import write_text_atomic
+from .._util.pictures import quiet_figure_warnings, save_grid
 from .config import ReportConfig, SYNTHETIC_ARMS
 from .figures import class_order, recall_heatmap, recall_reference
 from .gains import classifier_line, verdict_method

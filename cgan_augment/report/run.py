@@ -14,11 +14,11 @@ from typing import Callable, Optional, Union
 import numpy as np
 import torch
 
-from ..devices import resolve_device
+from .._util.devices import resolve_device
 from ..errors import DataError, ReportWarning
-from ..files import make_dir, write_text_atomic
-from ..labeled import class_counts, dataset_tensors, to_uint8
-from ..quality import per_class_quality
+from .._util.files import make_dir, write_text_atomic
+from ..data.subsets import class_counts, dataset_tensors, to_uint8
+from .quality import per_class_quality
 from .arms import _arm_data, _Skip
 from .classifiers import _build, _metrics, _predict, _train_classifier, resolve_classifier
 from .config import Progress, ReportConfig

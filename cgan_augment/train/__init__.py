@@ -25,7 +25,7 @@ Modules, in import order: ``config`` (:class:`TrainConfig`, :class:`RunSettings`
 (``_step``, one optimisation step), ``loop`` (:func:`train_generator`, ``_build``).
 """
 
-from .._lazy import lazy_exports as _lazy_exports
+from .._util.lazy import lazy_exports as _lazy_exports
 from .config import RunSettings, TrainConfig
 
 _EXPORTS = {"train_generator": "loop"}

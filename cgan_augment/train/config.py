@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from ..constraints import BOOL, Check, CheckedConfig, Interval, OneOf
-from ..choices import FAMILIES, LOSSES, POLICIES
+from .._util.constraints import BOOL, Check, CheckedConfig, Interval, OneOf
+from .._util.choices import FAMILIES, LOSSES, POLICIES
 
 __all__ = ["TrainConfig", "RunSettings"]
 

@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 
-from ..devices import resolve_device
+from .._util.devices import resolve_device
 from ..errors import CGANAugmentError, ConfigError, TrainingDiverged
 
 __all__: list = []  # internal: the loop uses it

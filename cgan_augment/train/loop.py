@@ -14,12 +14,12 @@ from typing import Callable, Optional, Union
 import torch
 from torch.utils.data import DataLoader
 
-from ..checkpoint import load_checkpoint
+from ..generators.model_file import load_checkpoint
 from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
                       TrainingInterrupted)
-from ..files import make_dir
-from ..labeled import _fingerprint, class_counts
-from ..models import Generator, build_discriminator, build_generator
+from .._util.files import make_dir
+from ..data.subsets import _fingerprint, class_counts
+from ..generators.networks import Generator, build_discriminator, build_generator
 from .config import RunSettings, TrainConfig
 from .distributed import _Dist, _setup, _sync_batch_norm
 from .maintenance import _Maintenance, _Nets, _standing_stats, _write_json
@@ -111,7 +111,7 @@ def train_generator(
             :class:`~cgan_augment.TrainingInterrupted` is raised on every process.
 
     At every sample grid of a run that writes files, the samples are checked for mode collapse
-    and for a stalled generator (:func:`~cgan_augment.diagnostics.training_warnings`); each kind of
+    and for a stalled generator (:func:`~cgan_augment.train.diagnostics.training_warnings`); each kind of
     problem is reported once per run as a :class:`~cgan_augment.TrainingWarning`, a
     ``{"step", "warning"}`` line in ``log.jsonl`` and an entry of the model file's ``warnings``.
 
@@ -123,7 +123,7 @@ def train_generator(
         TrainingCollapsed: ``run.strict`` and a collapse or stall warning.
     """
     if config.family == "deform":  # not adversarial: registration, then a Gaussian over the warps
-        from ..deform import DeformConfig, fit_deform
+        from ..generators.deform import DeformConfig, fit_deform
 
         rank = int(os.environ.get("RANK", rank))
         return fit_deform(dataset, DeformConfig(seed=config.seed), out if rank == 0 else None, data_info=data_info,

@@ -12,14 +12,14 @@ from typing import Optional
 
 import torch
 
-from ..checkpoint import save_checkpoint, save_generator
-from ..curves import write_training_curves
-from ..diagnostics import (STALL_GRIDS, class_diversity, training_warnings, write_diversity_plot, write_timeline,
+from ..generators.model_file import save_checkpoint, save_generator
+from .curves import write_training_curves
+from .diagnostics import (STALL_GRIDS, class_diversity, training_warnings, write_diversity_plot, write_timeline,
                            write_timeline_animation)
 from ..errors import CGANAugmentWarning, TrainingWarning
-from ..files import write_text_atomic
-from ..images import read_grid, save_grid
-from ..models import Generator
+from .._util.files import write_text_atomic
+from .._util.pictures import read_grid, save_grid
+from ..generators.networks import Generator
 from .config import RunSettings, TrainConfig
 
 
@@ -141,7 +141,7 @@ class _Maintenance:
         write_timeline_animation(sorted((out / "samples").glob("step_*.png")), out / "samples_over_time.gif")
 
     def guard(self, step: int, images: torch.Tensor, diversity: list) -> None:
-        """Collapse and stall checks on this step's grid (:func:`~cgan_augment.diagnostics.training_warnings`):
+        """Collapse and stall checks on this step's grid (:func:`~cgan_augment.train.diagnostics.training_warnings`):
         each kind of problem warned once per run, as a TrainingWarning, a log line and an entry of
         the model file's ``warnings``."""
         self.history = (self.history + [(step, images, diversity)])[-STALL_GRIDS:]

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import torch
 
-from ..diffaugment import diff_augment
-from ..losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
+from .diffaugment import diff_augment
+from .losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
 from .config import TrainConfig
 from .distributed import _differentiable_all_reduce
 from .maintenance import _Nets

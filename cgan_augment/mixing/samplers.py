@@ -17,7 +17,7 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 import torch
 from torch.utils.data import Sampler
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["ClassBalancedSampler", "BatchMixer", "by_class_size"]
 

@@ -24,8 +24,8 @@ import math
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
-from .files import atomic_path
-from .images import quiet_figure_warnings
+from .._util.files import atomic_path
+from .._util.pictures import quiet_figure_warnings
 
 __all__ = ["read_log", "smooth", "plot_diversity", "write_training_curves"]
 

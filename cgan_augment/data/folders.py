@@ -19,8 +19,8 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from .errors import DataError
-from .labeled import class_counts
+from ..errors import DataError
+from .subsets import class_counts
 
 __all__ = ["ImageFolderImages", "IMAGE_EXTENSIONS"]
 

@@ -4,8 +4,8 @@ tree, an ``.npz`` file or a bundled ``builtin:`` set) and applies its test split
 Every dataset it gives yields ``(image, label)`` with ``image`` a float32 tensor C×H×W in [0, 1] and
 ``label`` an int, and exposes ``classes``, ``class_to_idx`` and ``targets`` like torchvision's
 ``ImageFolder``, so class counts never need a pass over the images. The readers live in
-:mod:`~cgan_augment.folders` (ImageFolder) and :mod:`~cgan_augment.arrays` (``.npz``, builtins);
-what any labeled dataset offers (counts, subsets, tensors) in :mod:`~cgan_augment.labeled`.
+:mod:`~cgan_augment.data.folders` (ImageFolder) and :mod:`~cgan_augment.data.arrays` (``.npz``, builtins);
+what any labeled dataset offers (counts, subsets, tensors) in :mod:`~cgan_augment.data.subsets`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from typing import Optional
 from torch.utils.data import Dataset
 
 from .arrays import _load_builtin, _load_npz
-from .dataspec import DataSpec
-from .errors import DataError
+from .spec import DataSpec
+from ..errors import DataError
 from .folders import ImageFolderImages, _show
-from .labeled import LabeledSubset, long_tailed_indices
+from .subsets import LabeledSubset, long_tailed_indices
 
 __all__ = ["DataSpec", "LoadedData", "load_data"]
 

@@ -14,9 +14,9 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
-from .errors import DataError
+from ..errors import DataError
 from .folders import _default_size, _resize_square, _show
-from .labeled import long_tailed_indices
+from .subsets import long_tailed_indices
 
 __all__ = ["ArrayImages"]
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .errors import DataError
+from ..errors import DataError
 
 __all__ = ["_ItemFormat", "_describe", "_same_format"]
 

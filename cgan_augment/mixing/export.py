@@ -13,11 +13,11 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .checkpoint import load_generator
-from .devices import DeviceLike, resolve_device
-from .errors import ConfigError, OutputDirError
-from .files import current_umask, replace_folder
-from .images import save_grid, save_png
+from ..generators.model_file import load_generator
+from .._util.devices import DeviceLike, resolve_device
+from ..errors import ConfigError, OutputDirError
+from .._util.files import current_umask, replace_folder
+from .._util.pictures import save_grid, save_png
 from .synthetic import SyntheticDataset
 
 __all__ = ["write_image_folder", "check_out_folder", "write_samples", "MARKER", "SYNTHETIC_PREFIX"]
@@ -105,7 +105,7 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
 
     The tree is built in a temporary folder beside ``out`` and renamed into place at the end, so
     ``out`` is never left half-written; an earlier output is renamed aside, not deleted, until the
-    new tree is in place (:func:`~cgan_augment.files.replace_folder`).
+    new tree is in place (:func:`~cgan_augment._util.files.replace_folder`).
 
     Args:
         dataset: the SyntheticDataset to write.
@@ -213,8 +213,8 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
         ConfigError: ``n`` below 1, an unknown class, ``out`` naming another picture format.
         OutputDirError: ``out`` exists (see above) or cannot be written.
     """
-    from .files import check_output_folder, write_manifest
-    from .images import GRID_SUFFIXES, check_picture_target
+    from .._util.files import check_output_folder, write_manifest
+    from .._util.pictures import GRID_SUFFIXES, check_picture_target
 
     if n < 1:
         raise ConfigError(f"n should be a positive number of images. Got {n}.",

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 __all__ = ["LOSSES", "discriminator_loss", "generator_loss", "gradient_penalty", "mode_seeking_loss"]
 
-from .choices import LOSSES  # noqa: E402  (defined without torch, for the settings)
+from .._util.choices import LOSSES  # noqa: E402  (defined without torch, for the settings)
 
 
 def discriminator_loss(kind: str, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

@@ -26,13 +26,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
-from .devices import resolve_device
-from .errors import ConfigError
-from .transforms import warp_by_params
+from .._util.devices import resolve_device
+from ..errors import ConfigError
+from .._util.warps import warp_by_params
 
 __all__ = ["Generator", "build_generator", "build_discriminator", "FAMILIES"]
 
-from .choices import FAMILIES  # noqa: E402  (defined without torch, for the settings)
+from .._util.choices import FAMILIES  # noqa: E402  (defined without torch, for the settings)
 
 
 def _upsampling_plan(image_size: int) -> tuple[int, int]:

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .errors import DataError
+from ..errors import DataError
 
 __all__ = ["class_counts", "LabeledSubset", "to_uint8", "dataset_tensors", "long_tailed_indices"]
 

@@ -120,7 +120,7 @@ def check_picture_target(path: Union[str, Path], mark: str, what: str, force: bo
     Raises:
         OutputDirError: ``path`` is a folder, a file we did not write, or ours without ``force``.
     """
-    from .errors import OutputDirError
+    from ..errors import OutputDirError
 
     path = Path(path)
     if not path.exists():

@@ -13,7 +13,7 @@ import numbers
 from dataclasses import fields
 from typing import Any, Callable, ClassVar, Mapping, Optional, Sequence
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["Interval", "OneOf", "Check", "check_fields", "CheckedConfig", "BOOL"]
 

@@ -20,10 +20,10 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from .devices import DeviceLike, resolve_device
-from .errors import ModelFileError, OutputDirError
-from .files import atomic_path
-from .models import Generator, build_generator
+from .._util.devices import DeviceLike, resolve_device
+from ..errors import ModelFileError, OutputDirError
+from .._util.files import atomic_path
+from .networks import Generator, build_generator
 
 __all__ = ["FORMAT_VERSION", "save_generator", "load_generator", "read_metadata", "save_checkpoint", "load_checkpoint"]
 
@@ -35,7 +35,7 @@ FAMILY_ARCH = {"deform": {"exemplars": 10_000_000}}  # keys a family adds to the
 
 
 def _library_version() -> str:
-    from ._version import __version__
+    from .._version import __version__
 
     return __version__
 

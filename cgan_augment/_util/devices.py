@@ -9,7 +9,7 @@ from typing import Union
 
 import torch
 
-from .errors import DeviceError
+from ..errors import DeviceError
 
 __all__ = ["resolve_device", "DeviceLike"]
 

@@ -17,7 +17,7 @@ from typing import Callable, Optional, Sequence, Union
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = ["resolve_sampling_strategy", "synthetic_plan", "parse_target", "format_plan",
            "STRATEGY_STRINGS", "TARGET_FORMS", "Target"]

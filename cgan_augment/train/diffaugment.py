@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 __all__ = ["diff_augment", "POLICIES"]
 
-from .choices import POLICIES  # noqa: E402  (defined without torch, for the settings)
+from .._util.choices import POLICIES  # noqa: E402  (defined without torch, for the settings)
 
 
 def _randint(low: int, high: int, size: tuple, generator, like: torch.Tensor, shard: tuple) -> torch.Tensor:

@@ -10,7 +10,7 @@ invariances across classes?").
    turns a into b: an affine map plus a displacement field on a coarse grid of control points
    (gradient descent through ``grid_sample``, all pairs at once).
 2. :func:`fit_deform_generator` fits a Gaussian to those warps and returns a
-   :class:`~cgan_augment.models.DeformGenerator` that holds it with every training image as an
+   :class:`~cgan_augment.generators.networks.DeformGenerator` that holds it with every training image as an
    exemplar: G(x, z, y) = warp(x, mean + temperature · L z). A warp moves ink; it cannot draw a
    4 from a 9, and it works for a class of one image.
 
@@ -26,15 +26,15 @@ from typing import Optional, Union
 
 import torch
 
-from .checkpoint import save_generator
-from .constraints import CheckedConfig, Interval
-from .devices import DeviceLike, resolve_device
-from .errors import ConfigError, DataError, OutputDirError
-from .files import make_dir, write_text_atomic
-from .images import save_grid
-from .labeled import _fingerprint, class_counts, dataset_tensors, to_uint8
-from .models import DeformGenerator
-from .transforms import gaussian_blur, warp_by_params
+from .model_file import save_generator
+from .._util.constraints import CheckedConfig, Interval
+from .._util.devices import DeviceLike, resolve_device
+from ..errors import ConfigError, DataError, OutputDirError
+from .._util.files import make_dir, write_text_atomic
+from .._util.pictures import save_grid
+from ..data.subsets import _fingerprint, class_counts, dataset_tensors, to_uint8
+from .networks import DeformGenerator
+from .._util.warps import gaussian_blur, warp_by_params
 
 __all__ = ["DeformConfig", "fit_deform", "fit_deform_generator", "register_pairs", "same_class_pairs"]
 

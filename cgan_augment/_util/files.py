@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Union
 
-from .errors import OutputDirError
+from ..errors import OutputDirError
 
 __all__ = ["atomic_path", "write_text_atomic", "make_dir", "replace_folder", "current_umask", "MANIFEST",
            "check_output_folder", "write_manifest"]
@@ -142,6 +142,6 @@ def check_output_folder(out: Union[str, Path], command: str, *, force: bool = Fa
 
 def write_manifest(out: Union[str, Path], command: str, info: dict) -> None:
     """Mark ``out`` as written by ``command`` (with ``info``, JSON-able) for :func:`check_output_folder`."""
-    from ._version import __version__
+    from .._version import __version__
 
     write_text_atomic(Path(out) / MANIFEST, json.dumps(dict(info, command=command, cgan_augment=__version__), indent=2) + "\n")

@@ -19,17 +19,17 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from .checkpoint import load_generator
-from .devices import resolve_device
-from .errors import ConfigError, OutputDirError
-from .images import check_picture_target, save_grid
-from .models import Generator
+from .model_file import load_generator
+from .._util.devices import resolve_device
+from ..errors import ConfigError, OutputDirError
+from .._util.pictures import check_picture_target, save_grid
+from .networks import Generator
 
 __all__ = ["INTERPOLATIONS", "interpolate", "latent_walk", "latent_grid", "write_walk"]
 
 _WALK_MARK = "latent walk"  # stored in the PNGs, so that --force replaces only our own
 
-from .choices import INTERPOLATIONS  # noqa: E402  (defined without torch, for the command line)
+from .._util.choices import INTERPOLATIONS  # noqa: E402  (defined without torch, for the command line)
 
 
 def interpolate(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor, mode: str = "slerp") -> torch.Tensor:

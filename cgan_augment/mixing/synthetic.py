@@ -1,10 +1,10 @@
 """Mix generated per-class samples into a real dataset so that rare classes are topped up.
 
 :class:`SyntheticDataset` wraps any map-style ``(image, label)`` dataset and a generator, makes the
-planned synthetic images (:func:`~cgan_augment.plan.synthetic_plan`) once (or once per epoch) in
+planned synthetic images (:func:`~cgan_augment.mixing.strategy.synthetic_plan`) once (or once per epoch) in
 batches on the generator's device, keeps them as one uint8 tensor on the CPU, and serves real
 items first, then synthetic ones, each in the real dataset's own format.
-:func:`~cgan_augment.export.write_image_folder` writes such a dataset as an ImageFolder tree.
+:func:`~cgan_augment.mixing.export.write_image_folder` writes such a dataset as an ImageFolder tree.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from .checkpoint import load_generator
-from .devices import DeviceLike, resolve_device
-from .errors import ConfigError, DataError
-from .formats import _describe, _ItemFormat, _same_format
-from .models import Generator
-from .plan import Target, _is_int, synthetic_plan
+from ..generators.model_file import load_generator
+from .._util.devices import DeviceLike, resolve_device
+from ..errors import ConfigError, DataError
+from .item_formats import _describe, _ItemFormat, _same_format
+from ..generators.networks import Generator
+from .strategy import Target, _is_int, synthetic_plan
 
 __all__ = ["SyntheticDataset", "REFRESH_MODES"]
 

@@ -12,8 +12,8 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from .files import atomic_path
-from .images import quiet_figure_warnings, save_grid
+from .._util.files import atomic_path
+from .._util.pictures import quiet_figure_warnings, save_grid
 
 __all__ = ["class_diversity", "training_warnings", "write_timeline", "write_diversity_plot", "write_timeline_animation"]
 

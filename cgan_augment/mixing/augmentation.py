@@ -1,12 +1,12 @@
 """The augmentation's settings and defaults, in a module without torch (the report's settings and the
-command line's --help read them); calling an :class:`Augmentation` runs :mod:`cgan_augment.transforms`."""
+command line's --help read them); calling an :class:`Augmentation` runs :mod:`cgan_augment._util.warps`."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .constraints import BOOL, CheckedConfig, Interval
+from .._util.constraints import BOOL, CheckedConfig, Interval
 
 if TYPE_CHECKING:
     import torch
@@ -46,7 +46,7 @@ class Augmentation(CheckedConfig):
 
     def __call__(self, x: torch.Tensor, gen: torch.Generator, mode: str = "bilinear") -> torch.Tensor:
         """``mode``: ``grid_sample``'s interpolation of both resamplings (bilinear or nearest)."""
-        from .transforms import elastic_displacement, random_affine, warp
+        from .._util.warps import elastic_displacement, random_affine, warp
 
         if self.elastic_alpha > 0:
             n, _, h, w = x.shape

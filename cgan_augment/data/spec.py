@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass
 from typing import Optional
 
-from .constraints import BOOL, Check, CheckedConfig, Interval, OneOf
+from .._util.constraints import BOOL, Check, CheckedConfig, Interval, OneOf
 
 __all__ = ["DataSpec"]
 
