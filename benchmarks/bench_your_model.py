@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import time
 from pathlib import Path
 
@@ -121,10 +122,10 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--arms", default="strong-aug,la+strong-aug,synthetic+strong-aug")
     p.add_argument("--seeds", default="0,1")
-    p.add_argument("--steps", type=int, default=40, help="classifier steps per run (fine-tuning)")
+    p.add_argument("--steps", type=int, default=30, help="classifier steps per run (fine-tuning)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=0.01)
-    p.add_argument("--pretrain-steps", type=int, default=60)
+    p.add_argument("--pretrain-steps", type=int, default=40)
     p.add_argument("--large", type=int, default=50, help="pre-train on the classes with at least this many images")
     p.add_argument("--deform-pairs", type=int, default=1000, help="DeformConfig.pairs of the generator")
     p.add_argument("--threads", type=int, default=1)
@@ -137,7 +138,7 @@ def main(argv=None) -> int:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()
     data = load_data(DataSpec("builtin:mnist5k", test_split=1000, imbalance=100, seed=0))
     counts = class_counts(data.train)
     large = [c for c, n in enumerate(counts) if n >= args.large]
@@ -169,6 +170,7 @@ def main(argv=None) -> int:
 
     summary = {
         "command": "OMP_NUM_THREADS=1 python benchmarks/bench_your_model.py " + " ".join(argv or os.sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()} {os.cpu_count()} CPUs, threads {torch.get_num_threads()}, torch {torch.__version__}",
         "train_counts": counts, "pretrained_on_classes": large, "pretrain_seconds": round(pre_s, 1),
         "deform_fit_seconds": round(fit_s, 1), "classifier": result["classifier"], "recipe": result["recipe"],
@@ -183,6 +185,8 @@ def main(argv=None) -> int:
                      "ratio_wall": round(real_s / plain["seconds"], 3),
                      "ratio_run": round(real["arms"]["real"]["runs"]["0"]["seconds"] / plain["seconds"], 3)},
         "total_seconds": round(time.perf_counter() - started, 1),
+        "cpu_seconds": round(sum(resource.getrusage(resource.RUSAGE_SELF)[:2]), 1),
+        "load_average_1min": {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)},
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

@@ -35,8 +35,6 @@ def _print_result(result: dict, out: Path) -> None:
         click.echo(f"note: {arm} skipped: {why}")
     if result.get("files", {}).get("figure_note"):
         click.echo(f"note: no figure: {result['files']['figure_note']}")
-    for line in result.get("warnings", []):
-        click.echo(f"warning: {line}")
     for arm in result.get("below_chance", []):
         click.echo(f"note: {arm} is below chance (balanced accuracy {result['arms'][arm]['balanced_accuracy']['mean']:.3f} "
                    f"< 1/{len(result['data']['classes'])})")
