@@ -41,8 +41,9 @@ class TrainingInterrupted(Exception):
     """Training stopped on request (``should_stop``; the CLI sets it from SIGINT/SIGTERM) after a
     checkpoint was written; ``step`` is where it stopped. Not a user error: the CLI exits 130."""
 
-    def __init__(self, step: int, out=None):
-        super().__init__(f"interrupted at step {step}" + (f"; checkpoint saved in {out}, continue with --resume" if out else ""))
+    def __init__(self, step: int, out=None, reason: str = ""):
+        super().__init__((f"{reason}: " if reason else "") + f"interrupted at step {step}"
+                         + (f"; checkpoint saved in {out}, continue with --resume" if out else ""))
         self.step = step
 
 

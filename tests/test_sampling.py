@@ -98,3 +98,25 @@ def test_batch_mixer_replaces_about_p_and_keeps_the_rest(digits_and_model):
     assert torch.equal(out[~swapped], x[~swapped]) and not torch.equal(out[swapped], x[swapped])
     again = BatchMixer(model, 0.5, seed=1)(x, y)
     assert torch.equal(again[0], out)
+
+
+def test_without_set_epoch_each_epoch_of_a_dataloader_draws_a_fresh_order():
+    """Before the fix a loop that never called set_epoch replayed epoch 0 forever."""
+    loader = DataLoader(range(120), batch_size=30, sampler=ClassBalancedSampler(_Flagged(), 0.5, seed=3))
+    first, second = ([int(i) for batch in loader for i in batch] for _ in range(2))
+    assert first != second
+    explicit = ClassBalancedSampler(_Flagged(), 0.5, seed=3)
+    explicit.set_epoch(1)
+    assert list(explicit) == second  # iteration k without set_epoch is epoch k
+    assert list(explicit) == second  # with set_epoch(e) the order is a function of (seed, e): again the same
+    big = lambda order: {i for i in order if i < 90}  # noqa: E731
+    assert len(big(first) | big(second)) > len(big(first))  # the large class shows more of itself over two epochs
+
+
+def test_a_tensor_dataset_is_read_like_synthetic_dataset_reads_it():
+    """Before the fix: AttributeError, 'TensorDataset' object has no attribute 'targets'."""
+    from torch.utils.data import TensorDataset
+
+    ds = TensorDataset(torch.zeros(12, 1, 4, 4), torch.tensor([0] * 9 + [1] * 3))
+    idx = ClassBalancedSampler(ds, 0.0, seed=0).draw(4000)
+    assert abs(float((idx >= 9).double().mean()) - 0.5) < 0.03  # class 1 (items 9-11) drawn half the time

@@ -122,7 +122,7 @@ def test_the_bar_is_the_best_cheap_recipe_and_the_text_says_it_was_chosen():
 
     text = verdict_method(dict(result, data={"classes": list("abcde")}))[0]
     assert "with the best cheap recipe, `la+strong-aug` (better here than `strong-aug`, `la+aug+mixup`)" in text
-    assert "That choice favours the bar" in text and "errs against the generated data, never for it" in text
+    assert "That choice favours the bar" in text and "makes \"helped\" harder to reach and \"hurt\" easier" in text
 
 
 def test_a_registered_cheap_arm_joins_the_bar():

@@ -11,7 +11,7 @@ import torch
 
 from ..errors import DeviceError
 
-__all__ = ["resolve_device", "DeviceLike"]
+__all__ = ["resolve_device", "DeviceLike", "check_has_values"]
 
 DeviceLike = Union[str, torch.device]
 
@@ -19,6 +19,18 @@ DeviceLike = Union[str, torch.device]
 def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
     return bool(mps and mps.is_available())
+
+
+def check_has_values(device: DeviceLike, what: str) -> None:
+    """Refuse in one line a ``device`` whose tensors hold shapes but no values (``meta``): nothing
+    can be generated there or copied off it, and torch's own message would come from deep inside.
+
+    Raises:
+        DeviceError: ``device`` is the meta device; ``what`` names the culprit ("the generator").
+    """
+    if torch.device(device).type == "meta":
+        raise DeviceError(f"{what} is on the meta device, which holds shapes but no values; load it with "
+                          "load_generator(path, device=...) or move it to cpu, cuda or mps.")
 
 
 def resolve_device(device: DeviceLike = "auto") -> torch.device:

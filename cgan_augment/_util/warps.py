@@ -1,8 +1,8 @@
 """Batched image augmentation on the images' own device: one ``grid_sample`` per batch.
 
 Images are float32 N×C×H×W in [0, 1]; every function draws its per-item parameters from the
-``torch.Generator`` it is given (on the images' device), so a seeded generator gives the same batch
-on the same device. These replace per-item ``torchvision.transforms.v2`` calls in the training loops
+``torch.Generator`` it is given, on the generator's device, and moves them to the images' device
+(a CPU generator serves a GPU batch), so a seeded generator gives the same batch on the same device. These replace per-item ``torchvision.transforms.v2`` calls in the training loops
 of the report, where a per-item CPU transform cost several times the classifier's own compute.
 """
 
@@ -20,7 +20,13 @@ _IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0))
 
 
 def _uniform(n: int, low: float, high: float, gen: torch.Generator, device) -> torch.Tensor:
-    return torch.rand(n, generator=gen, device=device) * (high - low) + low
+    return _rand((n,), gen, device) * (high - low) + low
+
+
+def _rand(shape: tuple, gen: torch.Generator, device) -> torch.Tensor:
+    """Uniform [0, 1) numbers drawn on ``gen``'s device (torch refuses a generator of another
+    device), then moved to ``device``: a no-op when they are the same."""
+    return torch.rand(shape, generator=gen, device=gen.device).to(device)
 
 
 def _identity_grid(n: int, h: int, w: int, device) -> torch.Tensor:
@@ -63,7 +69,7 @@ def random_affine(x: torch.Tensor, gen: torch.Generator, degrees: float = 10.0, 
     s = _uniform(n, 1 - scale, 1 + scale, gen, device)
     tx, ty = (_uniform(n, -translate, translate, gen, device) * 2 for _ in range(2))  # fraction of side -> [-1, 1] units
     cos, sin = torch.cos(angle) / s, torch.sin(angle) / s  # the grid maps output to input: inverse scale
-    flip = torch.where(torch.rand(n, generator=gen, device=device) < 0.5, -1.0, 1.0) if flips else torch.ones(n, device=device)
+    flip = torch.where(_rand((n,), gen, device) < 0.5, -1.0, 1.0) if flips else torch.ones(n, device=device)
     theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1), torch.stack([sin * flip, cos, ty], 1)], 1)
     return F.grid_sample(x, F.affine_grid(theta, x.shape, align_corners=False), mode=mode,
                          padding_mode="zeros", align_corners=False)
@@ -84,6 +90,6 @@ def elastic_displacement(n: int, h: int, w: int, gen: torch.Generator, device, a
                          sigma: float = 4.0) -> torch.Tensor:
     """Simard et al. (2003) elastic field: uniform noise in [-1, 1] per pixel, Gaussian-smoothed
     with ``sigma`` px, scaled by ``alpha`` px; returned as N×2×H×W in normalised units."""
-    field = torch.rand(n, 2, h, w, generator=gen, device=device) * 2 - 1
+    field = _rand((n, 2, h, w), gen, device) * 2 - 1
     field = gaussian_blur(field, sigma) * alpha
     return field * torch.tensor([2 / w, 2 / h], device=device).view(1, 2, 1, 1)

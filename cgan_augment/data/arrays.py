@@ -59,14 +59,22 @@ class ArrayImages(Dataset):
 
 
 def _array_images(x: np.ndarray, y: np.ndarray, classes, name: str, image_size, channels) -> ArrayImages:
+    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] not in (1, 3, 4)) or 0 in x.shape[1:3]:
+        raise DataError(f"{name}: x should have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4. Got {x.shape}.")
     if len(x) != len(y):
         raise DataError(f"{name}: x has {len(x)} images but y has {len(y)} labels; they must match.")
     if len(x) == 0:
         raise DataError(f"{name}: no images.")
     if x.ndim == 3:
         x = x[..., None]
-    if x.ndim != 4 or x.shape[-1] not in (1, 3, 4):
-        raise DataError(f"{name}: x should have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4. Got {x.shape}.")
+    if classes is not None:
+        if isinstance(classes, list):  # numpy byte strings (dtype S) name classes too
+            classes = [c.decode("utf-8", "replace") if isinstance(c, bytes) else c for c in classes]
+        if not isinstance(classes, list) or any(isinstance(c, (list, dict)) for c in classes):
+            raise DataError(f"{name}: 'classes' should be a 1-d array of class names.")
+        repeated = next((str(c) for i, c in enumerate(classes) if str(c) in map(str, classes[:i])), None)
+        if repeated is not None:
+            raise DataError(f"{name}: class name {repeated!r} appears more than once in 'classes'.")
     if not np.issubdtype(y.dtype, np.integer):
         if np.issubdtype(y.dtype, np.floating) and np.all(np.mod(y, 1) == 0):
             y = y.astype(np.int64)

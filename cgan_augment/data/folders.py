@@ -32,8 +32,10 @@ _GRAY_MODES = {"1", "L", "LA", "I", "I;16", "I;16L", "I;16B", "I;16N", "F"}
 
 
 def _show(path) -> str:
-    """A file name safe to print, even when it is not valid UTF-8."""
-    return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    """A file name safe to print on one line, even when it is not valid UTF-8 or holds control
+    characters (a newline in a folder name would split the one-line error)."""
+    text = os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _walk_images(folder: str) -> list[str]:

@@ -78,15 +78,17 @@ def _check_arch(path, meta: dict) -> dict:
         raise ModelFileError(f"{path}: model format version {meta.get('format_version')!r} is not supported (this is version {FORMAT_VERSION}); "
                              "upgrade cgan-augment or refit the model.")
     arch = meta.get("arch")
-    extra = FAMILY_ARCH.get(arch.get("family"), {}) if isinstance(arch, dict) else {}
+    family = arch.get("family") if isinstance(arch, dict) else None
+    extra = FAMILY_ARCH.get(family, {}) if isinstance(family, str) else {}  # a forged family may be unhashable
     if not isinstance(arch, dict) or set(arch) != set(ARCH_KEYS) | set(extra):
         raise ModelFileError(f"{path}: metadata 'arch' should have exactly the keys {', '.join((*ARCH_KEYS, *extra))}.")
     for k, top in {**MAX_ARCH, **extra}.items():
         if not isinstance(arch[k], int) or isinstance(arch[k], bool) or not 1 <= arch[k] <= top:
             raise ModelFileError(f"{path}: metadata arch.{k} = {arch[k]!r} is not an integer in 1..{top}.")
     classes = meta.get("classes")
-    if not isinstance(classes, list) or len(classes) != arch["num_classes"]:
-        raise ModelFileError(f"{path}: metadata 'classes' should list {arch['num_classes']} class names.")
+    if (not isinstance(classes, list) or len(classes) != arch["num_classes"] or not all(isinstance(c, str) for c in classes)
+            or len(set(classes)) != len(classes)):
+        raise ModelFileError(f"{path}: metadata 'classes' should list {arch['num_classes']} distinct class names.")
     return arch
 
 

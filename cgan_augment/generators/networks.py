@@ -133,7 +133,10 @@ class Generator(nn.Module):
         if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
             raise ConfigError(f"labels must lie in 0..{self.num_classes - 1}.")
         gen = torch.Generator(device=device)
-        gen.manual_seed(seed if seed is not None else torch.seed())
+        if seed is None:
+            gen.seed()  # a fresh non-deterministic seed for this generator only (torch.seed() reseeds the caller's global RNG)
+        else:
+            gen.manual_seed(seed)
         was_training = self.training
         self.eval()
         out = torch.empty(len(y), self.channels, self.image_size, self.image_size, device=device)

@@ -13,7 +13,6 @@ with other inputs (an exemplar) overrides to hold them fixed while the noise mov
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Optional, Sequence, Union
 
@@ -24,6 +23,7 @@ from .._util.devices import resolve_device
 from ..errors import ConfigError, OutputDirError
 from .._util.pictures import check_picture_target, save_grid
 from .networks import Generator
+from .._util.safe_names import class_file_name
 
 __all__ = ["INTERPOLATIONS", "interpolate", "latent_walk", "latent_grid", "write_walk"]
 
@@ -103,10 +103,6 @@ def latent_grid(generator: Generator, cls: Union[int, str], n: int = 8, seed: in
     return generator.decode(z, y, seed=seed)
 
 
-def _safe_name(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "class"
-
-
 def write_walk(model: Union[str, Path, Generator], out: Union[str, Path],
                classes: Optional[Sequence[Union[int, str]]] = None, n: int = 8, grid_class: Union[int, str, None] = None,
                seed: int = 0, mode: str = "slerp", device: str = "auto", force: bool = False) -> list[Path]:
@@ -138,7 +134,7 @@ def write_walk(model: Union[str, Path, Generator], out: Union[str, Path],
     grid = None
     if grid_class is not None:
         label = generator.class_index(pick(grid_class))
-        grid = (out.with_name(f"{out.stem}_{_safe_name(generator.classes[label])}_grid.png"),
+        grid = (out.with_name(f"{out.stem}_{class_file_name(generator.classes[label])}_grid.png"),
                 latent_grid(generator, label, n=n, seed=seed, mode=mode))
     for path, what in [(out, "latent walk")] + ([(grid[0], "latent grid")] if grid is not None else []):
         check_picture_target(path, _WALK_MARK, what, force=force)

@@ -20,7 +20,8 @@ STRONG_ELASTIC_ALPHA = 24.0  # px: the elastic distortion of ``Augmentation.stro
 class Augmentation(CheckedConfig):
     """A batched augmentation: optional elastic distortion (``elastic_alpha`` > 0), then a random affine.
 
-    ``Augmentation()(x, gen)`` takes float N×C×H×W in [0, 1] on any device and returns the same shape.
+    ``Augmentation()(x, gen)`` takes float N×C×H×W in [0, 1] on any device and returns the same shape
+    there; ``gen`` may be on another device (its draws are moved to the batch's).
     The defaults are the report's ``classic-aug`` affine; :meth:`strong` adds the elastic step.
     """
 

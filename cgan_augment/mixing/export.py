@@ -18,6 +18,7 @@ from .._util.devices import DeviceLike, resolve_device
 from ..errors import ConfigError, OutputDirError
 from .._util.files import current_umask, replace_folder
 from .._util.pictures import save_grid, save_png
+from .._util.safe_names import class_file_names
 from .synthetic import SyntheticDataset
 
 __all__ = ["write_image_folder", "check_out_folder", "write_samples", "MARKER", "SYNTHETIC_PREFIX"]
@@ -127,6 +128,7 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
     """
     out = Path(out)
     keep = keep_real_files or link
+    folders = class_file_names(dataset.classes)  # class names are never paths as they are
     replace = check_out_folder(out, force=force, real=dataset.real)
     names: list[tuple[int, str, Optional[str]]] = []  # (class, name, source file to copy) per real item
     taken: set = set()
@@ -153,10 +155,10 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
         raise OutputDirError(f"{out}: cannot create the output folder ({e.strerror}).") from None
     total, done, written = len(dataset), 0, {c: 0 for c in dataset.classes}
     try:
-        for c in dataset.classes:
-            (tmp / c).mkdir()
+        for folder in folders:
+            (tmp / folder).mkdir()
         for i, (label, name, src) in enumerate(names):
-            dst = tmp / dataset.classes[label] / name
+            dst = tmp / folders[label] / name
             dst.parent.mkdir(parents=True, exist_ok=True)
             if src is None:
                 _save_image(dataset.real[i][0], dst)
@@ -173,7 +175,7 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
                 on_item(done, total)
         per_class = [0] * len(dataset.classes)
         for j, label in enumerate(dataset.synthetic_targets):
-            save_png(dataset.pool[j].float() / 255, tmp / dataset.classes[label] / f"{SYNTHETIC_PREFIX}{per_class[label]:05d}.png")
+            save_png(dataset.pool[j].float() / 255, tmp / folders[label] / f"{SYNTHETIC_PREFIX}{per_class[label]:05d}.png")
             per_class[label] += 1
             written[dataset.classes[label]] += 1
             done += 1
@@ -181,6 +183,8 @@ def write_image_folder(dataset: SyntheticDataset, out: Union[str, Path], *, keep
                 on_item(done, total)
         record = dict(info or {}, plan=dataset.plan, seed=dataset.seed, real_files="linked" if link else
                       ("copied" if keep else "converted"))
+        if folders != list(dataset.classes):  # a name that could not be a folder: say which folder holds it
+            record["class_folders"] = dict(zip(dataset.classes, folders))
         (tmp / MARKER).write_text(json.dumps(record, indent=2) + "\n")
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700
         replace_folder(tmp, out)  # the earlier output is renamed aside, this one in, then the old one deleted
@@ -232,6 +236,7 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
     wanted = list(classes) if classes else list(generator.classes)
     labels = [generator.class_index(int(c) if isinstance(c, str) and c not in generator.classes and c.isdigit() else c)
               for c in wanted]
+    folders = class_file_names(generator.classes, source=str(model))  # a forged model file's names are never paths
     images = generator.sample(torch.tensor(labels).repeat_interleave(n), seed=seed).cpu()
     try:
         if grid:
@@ -245,9 +250,9 @@ def write_samples(model: Union[str, Path], out: Union[str, Path], classes: Optio
     try:
         names = []
         for i, label in enumerate(labels):
-            (tmp / generator.classes[label]).mkdir(exist_ok=True)
+            (tmp / folders[label]).mkdir(exist_ok=True)
             for j in range(n):
-                names.append(Path(generator.classes[label]) / f"{j:05d}.png")
+                names.append(Path(folders[label]) / f"{j:05d}.png")
                 save_png(images[i * n + j], tmp / names[-1])
         write_manifest(tmp, "sample", {"model": str(model), "classes": [generator.classes[k] for k in labels], "n": n, "seed": seed})
         os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import Sampler
 
 from ..errors import ConfigError
+from .._util.devices import check_has_values
 
 __all__ = ["ClassBalancedSampler", "BatchMixer", "by_class_size"]
 
@@ -75,19 +76,31 @@ class ClassBalancedSampler(Sampler[int]):
     """Indices of ``dataset``: each draw picks a class uniformly, then a synthetic item of that
     class with probability p(class) (where it has any), else a real one, uniformly within the group.
 
+    Epochs: after ``set_epoch(e)`` every iteration draws epoch e's order, a function of
+    ``(seed, e)`` only (as with ``DistributedSampler``). Without ``set_epoch`` the sampler advances
+    by itself: its k-th iteration (k = 0, 1, ...) draws epoch k's order, so a loop that forgets
+    ``set_epoch`` still sees a fresh order, and every item of a large class, over the epochs.
+
     Args:
-        dataset: any dataset with ``targets`` (int class indices); synthetic items are those past
-            ``num_real`` (as in ``SyntheticDataset``) or flagged by ``is_synthetic(i)``; without
-            either it is plain class-balanced oversampling.
+        dataset: any labelled dataset: labels are read as :class:`SyntheticDataset` reads them
+            (``targets``, else a ``TensorDataset``'s label tensor, else one pass over the items);
+            synthetic items are those past ``num_real`` (as in ``SyntheticDataset``) or flagged by
+            ``is_synthetic(i)``; without either it is plain class-balanced oversampling.
         synthetic_fraction: p per class (see the module docstring).
         num_samples: draws per epoch (default ``len(dataset)``).
-        warmup_epochs: epochs before ``set_epoch(warmup_epochs)`` draw no synthetic items.
+        warmup_epochs: epochs before epoch ``warmup_epochs`` draw no synthetic items.
         seed: the draws of epoch e depend on (seed, e) only.
+
+    Raises:
+        ConfigError: an empty dataset, a bad ``synthetic_fraction`` or ``num_samples``.
+        DataError: labels that are not integer class indices.
     """
 
     def __init__(self, dataset, synthetic_fraction: Fraction = 0.25, *, num_samples: Optional[int] = None,
                  warmup_epochs: int = 0, seed: int = 0):
-        targets = torch.as_tensor(list(dataset.targets), dtype=torch.int64)
+        from .synthetic import _real_targets
+
+        targets = torch.as_tensor(_real_targets(dataset, None) if len(dataset) else [], dtype=torch.int64)
         if len(targets) == 0:
             raise ConfigError("ClassBalancedSampler needs a dataset with at least one item.")
         classes = list(getattr(dataset, "classes", [str(k) for k in range(int(targets.max()) + 1)]))
@@ -98,6 +111,7 @@ class ClassBalancedSampler(Sampler[int]):
         if self.num_samples < 1:
             raise ConfigError(f"num_samples should be a positive integer. Got {num_samples!r}.")
         self.warmup_epochs, self.seed, self.epoch = int(warmup_epochs), int(seed), 0
+        self._epoch_set, self._iterations = False, 0  # without set_epoch, iteration k draws epoch k
         self._groups = {}  # (class, is_synthetic) -> item indices
         for c in torch.unique(targets).tolist():
             for syn in (False, True):
@@ -107,19 +121,24 @@ class ClassBalancedSampler(Sampler[int]):
         self._present = torch.tensor(sorted({c for c, _ in self._groups}))
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        """Draw epoch ``epoch``'s order from now on (at every iteration, until the next call)."""
+        self.epoch, self._epoch_set = int(epoch), True
 
     def __len__(self) -> int:
         return self.num_samples
 
     def __iter__(self) -> Iterator[int]:
-        return iter(self.draw(self.num_samples).tolist())
+        epoch = self.epoch if self._epoch_set else self._iterations
+        self._iterations += 1
+        return iter(self.draw(self.num_samples, epoch).tolist())
 
-    def draw(self, n: int) -> torch.Tensor:
-        """``n`` indices for the current epoch (int64), as ``__iter__`` yields them."""
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+    def draw(self, n: int, epoch: Optional[int] = None) -> torch.Tensor:
+        """``n`` indices of ``epoch`` (default: the one ``set_epoch`` gave, else 0) as int64, as
+        ``__iter__`` yields them."""
+        epoch = self.epoch if epoch is None else int(epoch)
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         cls = self._present[torch.randint(len(self._present), (n,), generator=gen)]
-        use_synthetic = self.epoch >= self.warmup_epochs
+        use_synthetic = epoch >= self.warmup_epochs
         coin = torch.rand(n, generator=gen, dtype=torch.float64) < self.fraction[cls]
         pick = torch.rand(n, generator=gen, dtype=torch.float64)
         idx = torch.empty(n, dtype=torch.int64)
@@ -142,7 +161,12 @@ class BatchMixer:
     order, and returns ``(x_mixed, y, is_synthetic)``: item i is replaced with probability p(y[i])
     by a variant of itself (families with ``vary``, e.g. ``deform``) or by a fresh sample of its
     class. ``class_counts`` (real items per class) feeds a callable ``synthetic_fraction``.
-    The noise comes from a generator on the batch's device seeded with ``seed``.
+    The noise comes from a generator on the batch's device seeded with ``seed``. The generator may
+    sit on another device than the batch (a model loaded on the GPU, a DataLoader batch on the CPU):
+    its inputs are moved to it and its images back to the batch's device.
+
+    Raises (on call):
+        DeviceError: the generator or the batch is on the meta device (no values).
     """
 
     def __init__(self, generator, synthetic_fraction: Fraction = 0.25, *, class_counts: Optional[Sequence[int]] = None,
@@ -157,17 +181,23 @@ class BatchMixer:
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        g = self.generator
+        check_has_values(g.device, "the BatchMixer's generator")
+        check_has_values(x.device, "the batch given to BatchMixer")
         if self._rng is None or self._rng.device != x.device:
             self._rng = torch.Generator(device=x.device).manual_seed(self.seed)
         p = self.fraction.to(x.device)[y]
         swap = torch.rand(len(y), generator=self._rng, device=x.device) < p
         if not bool(swap.any()):
             return x, y, swap
-        x = x.clone()
-        g = self.generator
+        x, n = x.clone(), int(swap.sum())
+        # Noise is drawn on the batch's device (the same numbers wherever the generator sits), then
+        # moved to the generator's; its images come back to the batch's device.
         if hasattr(g, "vary"):
-            x[swap] = g.vary(x[swap], generator=self._rng).to(x.dtype)
+            z = torch.randn(n, g.z_dim - 1, generator=self._rng, device=x.device)
+            made = g.vary(x[swap].to(g.device), z=z.to(g.device))
         else:
-            z = torch.randn(int(swap.sum()), g.z_dim, generator=self._rng, device=x.device)
-            x[swap] = g(z, y[swap]).clamp(0, 1).to(x.dtype)
+            z = torch.randn(n, g.z_dim, generator=self._rng, device=x.device)
+            made = g(z.to(g.device), y[swap].to(g.device)).clamp(0, 1)
+        x[swap] = made.to(x.device, x.dtype)
         return x, y, swap

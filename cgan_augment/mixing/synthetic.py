@@ -20,7 +20,7 @@ import torch
 from torch.utils.data import Dataset, TensorDataset
 
 from ..generators.model_file import load_generator
-from .._util.devices import DeviceLike, resolve_device
+from .._util.devices import DeviceLike, check_has_values, resolve_device
 from ..errors import ConfigError, DataError
 from .item_formats import _describe, _ItemFormat, _same_format
 from ..generators.networks import Generator
@@ -325,6 +325,7 @@ def _resolve_generator(generator, device) -> tuple[Generator, torch.device]:
     if not isinstance(generator, Generator):
         raise ConfigError(f"'generator' should be a cgan_augment Generator or the path of a model.safetensors. "
                           f"Got {type(generator).__name__} instead.")
+    check_has_values(generator.device, "the SyntheticDataset's generator")
     if device is not None:
         device = resolve_device(device)
         if device.type != generator.device.type or (device.index is not None and device != generator.device):

@@ -16,6 +16,7 @@ from ..data.subsets import to_uint8
 from ..mixing.samplers import ClassBalancedSampler
 from ..mixing.synthetic import SyntheticDataset
 from ..mixing.augmentation import Augmentation
+from ..mixing.strategy import synthetic_plan
 from .config import ReportConfig
 from .plugins import Arm, get_arm
 
@@ -138,6 +139,32 @@ def _pool(arm: Arm, real: tuple, seed: int, config: ReportConfig, generator, ora
         return x, y, f"{n} generated images per class"
     syn_x, syn_y = _synthetic_pool(real, generator, config.synthetic_target, seed, device)  # "synthetic"
     return torch.cat([images, syn_x]), torch.cat([labels, syn_y]), f"{len(syn_y)} synthetic images"
+
+
+# What each synthetic arm trains when no class gets a generated image: the same pool, sampler,
+# augmentation and draws as this baseline, so its numbers equal the baseline's by construction.
+SAME_WITHOUT_GENERATED = {"synthetic": "real", "synthetic+aug": "classic-aug", "synthetic+strong-aug": "strong-aug"}
+
+
+def without_generated(arm: str, labels: torch.Tensor, classes: list, config: ReportConfig) -> str:
+    """Why no class gets a generated image in ``arm``'s training ("" when some class does), from
+    the real labels and the settings alone (the plan of the synthetic pool and the sampler's
+    share per class; no generator runs)."""
+    if arm not in SAME_WITHOUT_GENERATED:
+        return ""
+    counts = torch.bincount(labels, minlength=len(classes)).tolist()
+    topped = [k for k, p in enumerate(synthetic_plan(counts, config.synthetic_target, classes).values()) if p["synthetic"]]
+    if not topped:
+        return f"synthetic_target {config.synthetic_target!r} adds no image to these class counts"
+    if arm == "synthetic":
+        return ""
+    fraction = _synthetic_fraction(config, labels)
+    share = lambda k: fraction if not isinstance(fraction, dict) else fraction.get(k, 0.0)  # noqa: E731
+    if any(share(k) > 0 or counts[k] == 0 for k in topped):  # a class with no real image draws only generated ones
+        return ""
+    if config.alpha <= 0:
+        return "alpha is 0"
+    return f"every class with generated images has at least synthetic_below={config.synthetic_below} real images"
 
 
 def _synthetic_pool(real: tuple, generator, target, seed: int, device) -> tuple[torch.Tensor, torch.Tensor]:

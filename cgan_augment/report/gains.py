@@ -89,13 +89,17 @@ def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
-def _summarise(results, skipped, notes, quality, config, classes, unit: str = "seed") -> dict:
+def _summarise(results, skipped, notes, quality, config, classes, unit: str = "seed", same_as: Optional[dict] = None) -> dict:
     """The report's numbers from ``results[arm][run key] = metrics``; ``unit`` names what a run key
-    stands for (``"seed"``, or ``"(seed, long-tail draw)"`` when the draws vary too)."""
+    stands for (``"seed"``, or ``"(seed, long-tail draw)"`` when the draws vary too); ``same_as``
+    maps a synthetic arm that got no generated image to ``{"arm": the baseline it equals, "why"}``."""
+    same_as = dict(same_as or {})
     arms = {}
     for arm, runs in results.items():
         seeds = sorted(runs, key=str)
         entry = {"runs": {str(s): runs[s] for s in seeds}, "note": notes.get(arm, ""), "flag": ""}
+        if arm in same_as:
+            entry["note"] = "; ".join(filter(None, [entry["note"], f"no generated image used: trains exactly what {same_as[arm]['arm']} trains"]))
         for m in METRICS:
             entry[m] = dict(zip(("mean", "std"), _mean_std([runs[s][m] for s in seeds])))
         recalls = np.asarray([runs[s]["per_class_recall"] for s in seeds])
@@ -107,8 +111,9 @@ def _summarise(results, skipped, notes, quality, config, classes, unit: str = "s
     for arm, chance in below.items():
         flag = f"below chance (balanced accuracy {arms[arm]['balanced_accuracy']['mean']:.3f} < 1/{len(classes)} = {chance:.3f})"
         arms[arm]["flag"] = flag
-    verdict, comparison = _verdict(results, unit)
+    verdict, comparison = _verdict(results, unit, same_as)
     return {
+        "same_as": same_as,
         "verdict": verdict,
         "comparison": comparison,
         "config": asdict(config),
@@ -178,13 +183,17 @@ def _gains(results: dict) -> dict:
     return gains
 
 
-def _verdict(results: dict, unit: str = "seed") -> tuple[str, Optional[dict]]:
+def _verdict(results: dict, unit: str = "seed", same_as: Optional[dict] = None) -> tuple[str, Optional[dict]]:
     """(one line, the comparison behind it): the recommended pipeline against the best cheap recipe
     run (or the best baseline of its kind), paired per run, called from the 95 % interval of the
-    paired differences."""
+    paired differences; no comparison when that arm used no generated image (``same_as``)."""
     arm, same = primary_comparison(list(results))
     if arm is None:
         return "no synthetic arm was run, so there is no verdict on synthetic data.", None
+    if arm in (same_as or {}):
+        twin = same_as[arm]
+        return (f"nothing was tested: {arm} used no generated image ({twin['why']}), so it trained exactly what "
+                f"{twin['arm']} trains; there is no verdict on synthetic data."), None
     if not same:
         return f"no baseline arm was run beside {arm}, so there is no verdict on synthetic data.", None
     vs = max(same, key=lambda b: _mean_bacc(results, b))  # the best one: a harder bar, never an easier one
@@ -217,9 +226,12 @@ def _verdict(results: dict, unit: str = "seed") -> tuple[str, Optional[dict]]:
 def verdict_method(result: dict) -> list:
     """How the verdict of ``result`` was made: markdown lines (a paragraph, and the arms below
     chance), for report.md and report.html."""
+    same = [f"`{a}` used no generated image ({s['why']}): it trained exactly what `{s['arm']}` trains, on the same "
+            "images with the same draws, so its numbers equal that arm's by construction and say nothing about generated data."
+            for a, s in (result.get("same_as") or {}).items()]
     c = result.get("comparison")
     if not c:
-        return []
+        return [*same, ""] if same else []
     iv = c["interval"]
     others = [b for b in c["baselines_of_its_kind"] if b != c["vs"]]
     kind = "cheap recipe" if c.get("bar") == "cheap" else "baseline of its kind"
@@ -232,8 +244,8 @@ def verdict_method(result: dict) -> list:
                 if c.get("bar") == "cheap" else "") + ".")
     if others:
         fixed += (" Only which of them is the bar is read from the results: the best by mean balanced accuracy over these "
-                  "same runs. That choice favours the bar (the highest of several noisy means), so the verdict errs against "
-                  "the generated data, never for it; the interval below does not correct for the choice.")
+                  "same runs. That choice favours the bar (the highest of several noisy means), which makes \"helped\" "
+                  "harder to reach and \"hurt\" easier; the interval below does not correct for the choice.")
     unit = c["unit"] + (" pair" if c["unit"].startswith("(") else "")
     lines = [
         f"How the verdict is made: it compares the recommended pipeline, `{c['arm']}`, with {baseline}. {fixed} "
@@ -251,7 +263,7 @@ def verdict_method(result: dict) -> list:
         lines.append("")
         lines.append(f"Below chance (balanced accuracy under 1/{len(result['data']['classes'])}): "
                      + ", ".join(f"`{a}`" for a in below) + "; such an arm learned nothing useful about the test classes.")
-    return lines + [""]
+    return lines + ([""] + same if same else []) + [""]
 
 
 def classifier_line(result: dict) -> str:

@@ -19,7 +19,7 @@ from ..errors import DataError, ReportWarning
 from .._util.files import make_dir, write_text_atomic
 from ..data.subsets import class_counts, dataset_tensors, to_uint8
 from .quality import per_class_quality
-from .arms import _arm_data, _Skip
+from .arms import SAME_WITHOUT_GENERATED, _arm_data, _Skip, without_generated
 from .classifiers import _build, _metrics, _predict, _train_classifier, resolve_classifier
 from .config import Progress, ReportConfig
 from .factory import describe_classifier
@@ -121,7 +121,9 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
                 quality = _sample_quality(model, feats, test_y, generator, config, seed, device, classes, about_classifier)
                 _save_quality(out, keys["quality"], quality)
 
-    result = _summarise(results, skipped, notes, quality, config, classes)
+    same_as = {arm: {"arm": SAME_WITHOUT_GENERATED[arm], "why": why} for arm in results
+               for why in [without_generated(arm, real[1], classes, config)] if why}
+    result = _summarise(results, skipped, notes, quality, config, classes, same_as=same_as)
     result.update(
         classifier={k: v for k, v in about_classifier.items() if k != "weights"}, recipe=recipe_of(config),
         warnings=notices, data=_data_summary(data_info, train, test, oracle), generator=_generator_summary(generator),
@@ -169,6 +171,8 @@ def pool_reports(reports: list, config: ReportConfig, label: str = "") -> dict:
         config: the settings they share (``seeds`` aside).
     """
     results, skipped, notes, draws = {}, {}, {}, []
+    # an arm equals its baseline in the pooled report only if it does in every draw
+    same_as = {a: s for a, s in (reports[0].get("same_as") or {}).items() if all(a in (r.get("same_as") or {}) for r in reports)}
     for rep in reports:
         draw = rep["data"].get("seed")
         draws.append(draw)
@@ -179,7 +183,7 @@ def pool_reports(reports: list, config: ReportConfig, label: str = "") -> dict:
         skipped.update(rep["skipped"])
     first = reports[0]
     pooled = _summarise(results, {a: w for a, w in skipped.items() if a not in results}, notes, None, config,
-                        first["data"]["classes"], unit=PAIRED_DRAWS)
+                        first["data"]["classes"], unit=PAIRED_DRAWS, same_as=same_as)
     if label:
         pooled["verdict"] = f"[{label}] {pooled['verdict']}"
     # each pair fits its own generator: the pooled report keeps only what they share, their family
@@ -302,13 +306,15 @@ def _tensor_hash(*tensors) -> str:
     return h.hexdigest()[:16]
 
 
-def _run_keys(config, real, test, oracle, generator, about_classifier: dict) -> dict:
+def _run_keys(config, real, test, oracle, generator, about_classifier: Optional[dict] = None) -> dict:
     """Per arm, what its cached runs depend on: settings (not the arm list or seeds), the
     classifier (its name, class and initial weights), the data, the arm's definition, and the
     generator only for the synthetic arms and the oracle data only for the oracle arm."""
     settings = {k: v for k, v in asdict(config).items() if k not in ("arms", "seeds")}
-    base = [json.dumps(settings, sort_keys=True), json.dumps(about_classifier, sort_keys=True), _tensor_hash(*real),
-            _tensor_hash(*test), torch.__version__]
+    from .._version import __version__  # a fixed bug's runs are not reused by the next version
+
+    base = [json.dumps(settings, sort_keys=True), json.dumps(about_classifier or {}, sort_keys=True), _tensor_hash(*real),
+            _tensor_hash(*test), torch.__version__, __version__]
     gen = "-"
     if generator is not None:
         gen = _tensor_hash(*[p.detach().cpu() for p in generator.state_dict().values()])

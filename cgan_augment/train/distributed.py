@@ -34,6 +34,12 @@ class _Dist:
     rank: int = 0
     world: int = 1
     owns_group: bool = False
+    launcher: int = 0  # pid of the process that started this rank (torchrun's agent), watched; 0: none
+
+    def launcher_gone(self) -> bool:
+        """Whether the launcher has died (this process was handed to another parent): a rank it
+        started must not train on alone, holding the output folder's lock. A syscall, no signal."""
+        return self.launcher > 1 and os.getppid() != self.launcher
 
     @property
     def main(self) -> bool:
@@ -101,8 +107,11 @@ def _setup(device_name: str) -> tuple[_Dist, torch.device]:
     and ``cuda:LOCAL_RANK`` on CUDA."""
     world = dist.get_world_size() if dist.is_available() and dist.is_initialized() else _env_world()
     device = resolve_device(device_name)
+    # torchrun starts each worker in its own session, so killing the launcher's process group
+    # does not reach them: they watch their parent instead (see _Dist.launcher_gone).
+    launcher = os.getppid() if world > 1 or "TORCHELASTIC_RUN_ID" in os.environ else 0
     if world <= 1:
-        return _Dist(), device
+        return _Dist(launcher=launcher), device
     if not dist.is_available():
         raise ConfigError("WORLD_SIZE > 1 but this PyTorch build has no torch.distributed; run one process.")
     if device.type == "cuda":
@@ -117,7 +126,7 @@ def _setup(device_name: str) -> tuple[_Dist, torch.device]:
     owns = not dist.is_initialized()
     if owns:
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return _Dist(dist.get_rank(), dist.get_world_size(), owns), device
+    return _Dist(dist.get_rank(), dist.get_world_size(), owns, launcher), device
 
 
 def _differentiable_all_reduce(t: torch.Tensor) -> torch.Tensor:

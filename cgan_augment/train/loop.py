@@ -14,7 +14,7 @@ from typing import Callable, Optional, Union
 import torch
 from torch.utils.data import DataLoader
 
-from ..generators.model_file import load_checkpoint
+from ..generators.model_file import load_checkpoint, read_metadata
 from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
                       TrainingInterrupted)
 from .._util.files import make_dir
@@ -25,6 +25,8 @@ from .distributed import _Dist, _setup, _sync_batch_norm
 from .maintenance import _Maintenance, _Nets, _standing_stats, _write_json
 from .sampler import _StepBatchSampler
 from .step import _STATS, _step
+
+_FLAGS = ("diverged", "stop")  # any rank's, read back with the losses (after _STATS) in one collective
 
 __all__ = ["train_generator"]
 
@@ -108,7 +110,9 @@ def train_generator(
             checkpoint steps; ``stats["step"]`` says which step; before the first, ``step`` alone).
         should_stop: polled after every step; when it returns true on any process, at the next
             step where losses are read back a checkpoint is written and
-            :class:`~cgan_augment.TrainingInterrupted` is raised on every process.
+            :class:`~cgan_augment.TrainingInterrupted` is raised on every process. The same
+            happens when the launcher of a multi-process run (torchrun) dies: each rank polls
+            its parent pid after every step (no signal handler), so no worker trains on alone.
 
     At every sample grid of a run that writes files, the samples are checked for mode collapse
     and for a stalled generator (:func:`~cgan_augment.train.diagnostics.training_warnings`); each kind of
@@ -247,8 +251,9 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
 
     start = 0
     if resume and out is not None:  # every rank reads the checkpoint: weights and optimiser states alike
+        # the recipe first: another --width must be named, not met as a tensor-shape error
+        _check_resumable(out, read_metadata(out / "checkpoint.safetensors"), meta, config)
         saved = load_checkpoint(out / "checkpoint.safetensors", nets.modules, nets.optimizers)
-        _check_resumable(out, saved, meta, config)
         start = int(saved["step"])
         meta["warnings"] = list(saved.get("warnings", []))
         for module in nets.modules.values():
@@ -268,7 +273,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
     nets.G.train(), nets.D.train()
     step, last_step, last_time = start, start, time.perf_counter()
     bad = torch.zeros((), dtype=torch.bool, device=device)
-    stop_asked, stats = False, {"step": start}
+    stop_asked, stats, reason = False, {"step": start}, ""
     try:
         for step, (x, y) in enumerate(loader, start=start + 1):
             losses = _step(nets, config, step, x.to(device, non_blocking=True), y.to(device, non_blocking=True),
@@ -279,16 +284,16 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
             if writes or step % run.log_every == 0:
                 # The one read-back of the window: losses (mean over ranks), divergence and stop flags (any rank).
                 flags = torch.stack([bad.float(), torch.tensor(float(stop_asked), device=device)])
-                summed = group.reduce_stats(torch.cat([losses, flags]))
+                summed = dict(zip(_STATS + _FLAGS, group.reduce_stats(torch.cat([losses, flags])).tolist()))
                 now = time.perf_counter()
-                stats = {"step": step, **{k: float(v) / world for k, v in zip(_STATS, summed)},
+                stats = {"step": step, **{k: summed[k] / world for k in _STATS},
                          "images_per_s": round((step - last_step) * config.batch_size * d_steps / max(now - last_time, 1e-9), 1)}
                 last_step, last_time = step, now
                 if config.loss == "wgan-gp":  # the critic's Wasserstein estimate E[D(real)] - E[D(fake)], for the curves
                     stats["w_estimate"] = stats["d_real"] - stats["d_fake"]
                 else:
                     del stats["gp"]
-                if summed[len(_STATS)] > 0:
+                if summed["diverged"] > 0:
                     _diverged(step, stats)
                 if on_step:
                     on_step(step, config.steps, stats)
@@ -298,9 +303,11 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                     group.check_same(nets.modules)
                 if writes:  # rank 0 has written (nobody runs ahead of a checkpoint) and says whether it saw collapse
                     collapsed = group.any(bool(run.strict and maintenance and maintenance.alarm), device)
-                stop = bool(summed[5] > 0)
+                stop = summed["stop"] > 0
             elif on_step:
                 on_step(step, config.steps, stats)
+            if not stop_asked and group.launcher_gone():
+                stop_asked, reason = True, f"the launcher (pid {group.launcher}) has ended"
             stop_asked = stop_asked or bool(should_stop is not None and should_stop())
             if world == 1 and stop_asked and not stop:  # one process: stop at once (after checking the losses)
                 if bool(bad):
@@ -310,7 +317,7 @@ def _train(dataset, config: TrainConfig, run: RunSettings, out: Optional[Path], 
                 if maintenance:
                     maintenance.checkpoint(step)
                 group.barrier()
-                raise TrainingInterrupted(step, out)
+                raise TrainingInterrupted(step, out, reason=reason)
             if collapsed:
                 if maintenance:
                     maintenance.checkpoint(step)

@@ -177,8 +177,17 @@ def _write_json(path: Path, obj) -> None:
 
 
 def _trim_log(path: Path, keep_until: int) -> None:
-    """Drop log lines of steps after the checkpoint we resume from (they will be redone)."""
+    """Drop log lines of steps after the checkpoint we resume from (they will be redone), and a
+    torn line (the log is written through a buffer, so a kill can leave half of one), as
+    :func:`~cgan_augment.curves.read_log` skips it."""
     if not path.exists():
         return
-    lines = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= keep_until]
-    write_text_atomic(path, "".join(line + "\n" for line in lines))
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict) and record.get("step", 0) <= keep_until:
+            kept.append(line)
+    write_text_atomic(path, "".join(line + "\n" for line in kept))
