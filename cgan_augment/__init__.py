@@ -8,7 +8,8 @@ the GAN loop; :func:`register_family` for a new family), the model (:class:`Gene
 (:class:`SyntheticDataset`, :func:`synthetic_plan`, :class:`ClassBalancedSampler`,
 :class:`BatchMixer`, :func:`by_class_size`, :class:`Augmentation`, :class:`CGANOverSampler`) and
 measuring it (:class:`ReportConfig`, :func:`run_report` on datasets, :func:`report_from_spec` from
-a :class:`DataSpec` and a model file, :func:`run_demo`). Every error a user can fix is a
+a :class:`DataSpec` and a model file, :func:`run_demo`; your own classifier factory, and
+:class:`Arm` / :func:`register_arm` for your own arms). Every error a user can fix is a
 :class:`CGANAugmentError` (the specific types are in :mod:`cgan_augment.errors`).
 
 Packages, lowest first (each imports only those before it; tests/test_layout.py holds the graph):
@@ -37,7 +38,7 @@ _EXPORTS = {
     "Generator": "generators.networks",
     "Augmentation": "mixing.augmentation",
     "check_model_split": "report.from_files", "report_from_spec": "report.from_files", "run_demo": "report.demo",
-    "ReportConfig": "report", "run_report": "report",
+    "ReportConfig": "report", "run_report": "report", "Arm": "report", "register_arm": "report",
     "CGANOverSampler": "resampler",
     "format_plan": "mixing.strategy", "synthetic_plan": "mixing.strategy",
     "BatchMixer": "mixing.samplers", "ClassBalancedSampler": "mixing.samplers", "by_class_size": "mixing.samplers",
@@ -57,7 +58,7 @@ __all__ = [
     "Generator", "load_generator", "save_generator", "read_metadata", "latent_walk", "latent_grid", "write_walk",
     "SyntheticDataset", "synthetic_plan", "ClassBalancedSampler", "BatchMixer", "by_class_size", "Augmentation",
     "CGANOverSampler",
-    "ReportConfig", "run_report", "report_from_spec", "run_demo",
+    "ReportConfig", "run_report", "report_from_spec", "run_demo", "Arm", "register_arm",
     "CGANAugmentError", "TrainingInterrupted",
 ]
 

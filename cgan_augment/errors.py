@@ -57,3 +57,13 @@ class CGANAugmentWarning(UserWarning):
 
 class TrainingWarning(CGANAugmentWarning):
     """Training shows mode collapse or has stalled (see :func:`cgan_augment.train.diagnostics.training_warnings`)."""
+
+
+class ClassifierError(ConfigError):
+    """A classifier factory (``--classifier module:function``) that cannot be found or does not
+    return a model taking N×C×H×W images and giving one logit per class."""
+
+
+class ReportWarning(CGANAugmentWarning):
+    """A report setting that is allowed but probably not meant (e.g. a prior-corrected loss with a
+    class-balanced sampler, which corrects for the prior twice)."""

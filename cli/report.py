@@ -21,6 +21,16 @@ from .progress import Progress
 _REPORT_FROM_SPEC, _RUN_DEMO = "cgan_augment.report.from_files:report_from_spec", "cgan_augment.report.demo:run_demo"
 
 
+def _numbers(ctx, param, value):
+    """``0.5`` or ``0.485,0.456,0.406`` -> a tuple of floats (None when unset)."""
+    if value is None:
+        return None
+    try:
+        return tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"give numbers separated by commas, e.g. 0.485,0.456,0.406. Got {value!r}.") from None
+
+
 def _print_result(result: dict, out: Path) -> None:
     from cgan_augment.report import format_table
 
@@ -50,7 +60,19 @@ def _print_result(result: dict, out: Path) -> None:
                    "(e.g. temperature=0.5, registration-steps=50); repeat for several.")
 @click.option("--test", "test_data", help="Separate test data (folder, .npz or builtin:NAME) instead of --test-split.")
 @click.option("--oracle", is_flag=True, help="With --imbalance: add the oracle arm, trained on the training split before the long tail.")
-@config_option(ReportConfig, "--classifier", "Downstream classifier.")
+@config_option(ReportConfig, "--classifier", "Downstream classifier: cnn, logreg, resnet18, or your own factory as "
+               "package.module:function, called as function(num_classes, channels, image_size) and returning a fresh "
+               "torch.nn.Module (imported from sys.path or the working folder).")
+@config_option(ReportConfig, "--optimizer", "The classifier's optimiser (sgd: with --momentum).")
+@config_option(ReportConfig, "--lr", "Learning rate.", type=float)
+@config_option(ReportConfig, "--weight-decay", "Weight decay.", type=float)
+@config_option(ReportConfig, "--momentum", "SGD momentum.", type=float)
+@config_option(ReportConfig, "--schedule", "Learning-rate schedule: constant, cosine (to 0), step (x0.1 at 1/2 and 3/4).")
+@config_option(ReportConfig, "--normalize-mean", "Input normalisation mean, one number or one per channel (with --normalize-std).",
+               callback=_numbers)
+@config_option(ReportConfig, "--normalize-std", "Input normalisation std, one number or one per channel.", callback=_numbers)
+@config_option(ReportConfig, "--la-tau", "The la arms' logit adjustment tau.", type=float)
+@config_option(ReportConfig, "--mixup-alpha", "The mixup arm's Beta(alpha, alpha) (1: uniform).", type=float)
 @click.option("--seeds", type=click.IntRange(min=1), help=f"Number of seeds (0..N-1). [default: {len(default_of(ReportConfig, 'seeds'))}]")
 @config_option(ReportConfig, "--steps", "Classifier optimiser steps per arm and seed.", type=int)
 @config_option(ReportConfig, "--batch-size", "Classifier batch size.", type=int)
@@ -65,10 +87,31 @@ def _print_result(result: dict, out: Path) -> None:
 @click.option("--force", is_flag=True, help="Redo an earlier report in OUT (and replace its --fit generator); a folder no report wrote is never touched.")
 @user_errors
 def report(data, image_size, channels, imbalance, test_split, data_seed, skip_bad, model, fit_here, fit_family, fit_steps,
-           fit_width, fit_settings, test_data, oracle, classifier, seeds, steps, batch_size, arms, alpha, synthetic_below, flips, out, device, resume, force):
-    """Does synthetic data help a classifier on DATA? Train the same classifier under each arm
-    (real, class-weights, oversample, smote, classic-aug, synthetic, synthetic+aug,
-    synthetic-only, oracle) and compare them on held-out test data the generator never saw.
+           fit_width, fit_settings, test_data, oracle, classifier, optimizer, lr, weight_decay, momentum, schedule, normalize_mean, normalize_std,
+           la_tau, mixup_alpha, seeds, steps, batch_size, arms, alpha, synthetic_below, flips, out, device, resume, force):
+    """Does synthetic data help a classifier on DATA? Train the same classifier (a built-in one or
+    your own, with your recipe) under each arm and compare them on held-out test data the
+    generator never saw. The arms run by default:
+
+    \b
+      real                  the imbalanced data as it is
+      class-weights         loss weighted by inverse class frequency
+      oversample            class-balanced sampler
+      smote                 SMOTE on pixels
+      classic-aug           class-balanced sampler + random affine
+      strong-aug            the same with elastic distortion first
+      la                    logit-adjusted cross-entropy, instance sampling
+      la+aug                la + random affine
+      la+strong-aug         la + elastic distortion and affine
+      la+aug+mixup          la+aug with input mixup
+      synthetic             real + generated images up to balance
+      synthetic+aug         classic-aug with generated images for rare classes
+      synthetic+strong-aug  the same under strong-aug: the recommended pipeline
+      synthetic-only        generated images alone
+      oracle                the balanced data before the long tail (--oracle)
+
+    The verdict compares synthetic+strong-aug with the best cheap recipe run (classic-aug,
+    strong-aug, the la arms, the mixup arm).
 
     \b
     Writes to OUT: report.html (one self-contained page), report.md (table and verdict),
@@ -82,11 +125,16 @@ def report(data, image_size, channels, imbalance, test_split, data_seed, skip_ba
       cgan-augment report builtin:digits --imbalance 20 --test-split 0.3 --fit --oracle --out runs/digits-report
       cgan-augment report builtin:digits --imbalance 20 --test-split 0.3 --fit --fit-set temperature=0.5 --out rep-t05/
       cgan-augment report data/ --test holdout/ --model runs/mydata/model.safetensors --classifier resnet18 --out rep/
+      cgan-augment report data/ --test-split 0.2 --model runs/mydata/model.safetensors --classifier mymodels:make_model \\
+          --optimizer sgd --lr 0.01 --schedule cosine --normalize-mean 0.5 --normalize-std 0.25 --out rep/
     """
     spec = data_spec(data, image_size, channels, imbalance, test_split, data_seed, skip_bad)
     if (fit_family or fit_steps or fit_width or fit_settings) and not fit_here:
         raise ConfigError("--fit-family, --fit-steps, --fit-width and --fit-set only apply with --fit.")
-    config = ReportConfig(**given(classifier=classifier, steps=steps, batch_size=batch_size, alpha=alpha, flips=flips,
+    config = ReportConfig(**given(classifier=classifier, optimizer=optimizer, lr=lr, weight_decay=weight_decay,
+                                  momentum=momentum, schedule=schedule, normalize_mean=normalize_mean,
+                                  normalize_std=normalize_std, la_tau=la_tau, mixup_alpha=mixup_alpha,
+                                  steps=steps, batch_size=batch_size, alpha=alpha, flips=flips,
                                   synthetic_below=synthetic_below or None,
                                   seeds=tuple(range(seeds)) if seeds else None,
                                   arms=tuple(a.strip() for a in arms.split(",") if a.strip()) if arms else None))
@@ -136,7 +184,7 @@ def demo(out, quick, seeds, family, device, resume, force):
     pairs: for each, hold out a stratified 30% test split, make the rest long-tailed (imbalance 20),
     fit the recommended generator on it (the deform family; --family picks another), and train the same classifier under every arm (baselines,
     synthetic arms, the balanced oracle). The verdict pairs the recommended pipeline with the best
-    baseline of its kind per pair, with a 95% interval.
+    cheap recipe (classic-aug, strong-aug, the la arms, the mixup arm) per pair, with a 95% interval.
 
     \b
     Examples:

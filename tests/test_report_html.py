@@ -110,3 +110,81 @@ def test_the_checks_catch_a_broken_page(tmp_path, browser):
     problems = page.problems()
     assert any("boom" in p for p in problems) and any(p.startswith("exception") for p in problems), problems
     assert [i["ok"] for i in _images(page)] == [False]
+
+
+def _with_known_gains(result):
+    """The report with made-up numbers whose picture is known: synthetic helped class 9 and hurt
+    class 0 against the reference; one comparison above zero, one below, one across it."""
+    r = copy.deepcopy(result)
+    k = len(r["data"]["classes"])
+    for entry in r["arms"].values():
+        entry["per_class_recall"]["mean"] = [0.5] * k
+    r["arms"]["synthetic"]["per_class_recall"]["mean"] = [0.2] + [0.5] * (k - 2) + [0.9]
+    r["gains"] = {"best_baseline": "oversample", "best_cheap": None, "synthetic": {
+        "vs_real": {"vs": "real", "mean": 0.03, "std": 0.01, "per_seed": {"0": 0.02, "1": 0.04},
+                    "interval": {"n": 2, "mean": 0.03, "low": 0.01, "high": 0.05, "confidence": 0.95}},
+        "vs_best_baseline": {"vs": "oversample", "mean": -0.04, "std": 0.01, "per_seed": {"0": -0.05, "1": -0.03},
+                             "interval": {"n": 2, "mean": -0.04, "low": -0.06, "high": -0.02, "confidence": 0.95}}}}
+    r["comparison"] = {"arm": "synthetic", "vs": "oversample", "baselines_of_its_kind": ["oversample"], "unit": "seed",
+                       "call": "hurt", "differences": {"0": -0.05, "1": -0.03},
+                       "interval": {"n": 2, "mean": -0.04, "low": -0.06, "high": -0.02, "confidence": 0.95}}
+    return r
+
+
+def test_chromium_draws_the_forest_plot_and_the_recall_heat_map(report, browser, tmp_path):
+    from cgan_augment.report.figures import recall_heatmap
+
+    result, out, _ = report
+    known = _with_known_gains(result)
+    assert recall_heatmap(tmp_path / "recall_by_class.png", known) is None
+    (tmp_path / "samples.png").write_bytes((out / "samples.png").read_bytes())
+    path = tmp_path / "report.html"
+    path.write_text(render_report_html(known, tmp_path))
+    page = browser.open(path, width=1280, height=900)
+    assert page.problems() == []
+    forest = page.evaluate("""(() => {
+        const svg = document.getElementById('forest'), box = svg.getBoundingClientRect();
+        const zero = svg.querySelector('line.zero').getBoundingClientRect().x;
+        const rows = Array.from(svg.querySelectorAll('g.row')).map(g => {
+            const dot = g.querySelector('circle.mean').getBoundingClientRect(), ci = g.querySelector('line.ci').getBoundingClientRect();
+            return {mean: +g.dataset.mean, dot: dot.x + dot.width / 2, left: ci.x, right: ci.x + ci.width,
+                    label: g.querySelector('text').textContent};
+        });
+        return {w: box.width, h: box.height, zero, rows};
+    })()""")
+    assert forest["w"] > 400 and forest["h"] > 50
+    rows = forest["rows"]
+    assert [r["label"] for r in rows] == ["synthetic over oversample  (verdict)", "synthetic over real"]
+    for r in rows:  # each dot on the side of zero its mean is on, inside its interval
+        assert (r["dot"] > forest["zero"]) == (r["mean"] > 0) and r["left"] < r["dot"] < r["right"], r
+    # the heat map: decoded, shown; the table's cells coloured blue where the arm gained, red where it lost
+    heat = page.evaluate("""(() => {
+        const img = Array.from(document.images).find(i => i.alt === 'per-class recall heat map');
+        const cells = Array.from(document.querySelectorAll('#recall-heat td.heat')).map(td => ({
+            gain: +td.dataset.gain, rgb: getComputedStyle(td).backgroundColor.match(/\\d+/g).map(Number)}));
+        return {shown: img.getBoundingClientRect().width, natural: img.naturalWidth, cells};
+    })()""")
+    assert heat["shown"] > 300 and heat["natural"] > 300
+    for cell in heat["cells"]:
+        r, g, b = cell["rgb"]
+        if cell["gain"] > 0.05:
+            assert b > r + 60, cell
+        elif cell["gain"] < -0.05:
+            assert r > b + 60, cell
+        elif cell["gain"] == 0:
+            assert min(r, g, b) > 240, cell
+    assert sum(c["gain"] > 0 for c in heat["cells"]) == 1 and sum(c["gain"] < 0 for c in heat["cells"]) == 1
+    with Image.open(tmp_path / "recall_by_class.png") as im:  # the PNG too: a blue cell and a red cell
+        rgb = np.asarray(im.convert("RGB")).astype(int).reshape(-1, 3)
+    assert ((rgb[:, 2] - rgb[:, 0]) > 100).any() and ((rgb[:, 0] - rgb[:, 2]) > 100).any()
+    page.screenshot(tmp_path / "known_gains.png")
+
+
+def test_heat_map_orders_classes_by_training_size(report, tmp_path):
+    result, out, _ = report
+    known = _with_known_gains(result)
+    page = render_report_html(known, out)
+    counts = known["data"]["train_counts"]
+    heat = page[page.index('<div id="recall-heat">'):]
+    heads = re.findall(r"<td>[^<(]+ \((\d+)\)</td>", heat[:heat.index("</table>")])
+    assert [int(h) for h in heads] == sorted(counts, reverse=True)

@@ -63,7 +63,10 @@ def test_the_compared_arms_are_fixed_before_the_numbers():
     assert primary_comparison(["real", "oversample", "synthetic"]) == ("synthetic", ("oversample",))
     assert primary_comparison(["real", "synthetic-only"]) == (None, ())
     assert primary_comparison(["real", "synthetic+aug"]) == ("synthetic+aug", ("real",))
-    assert primary_comparison(ARMS) == ("synthetic+strong-aug", ("strong-aug", "classic-aug"))  # the recommended pipeline
+    # the recommended pipeline, against every cheap recipe run (the field's long-tail recipes too)
+    assert primary_comparison(ARMS) == ("synthetic+strong-aug", ("classic-aug", "strong-aug", "la", "la+aug",
+                                                                  "la+strong-aug", "la+aug+mixup"))
+    assert primary_comparison(["real", "la", "synthetic"]) == ("synthetic", ("la",))
     # synthetic beats everything here, but the recommended pipeline is what is tested, against the
     # best baseline of its kind (strong-aug beats classic-aug)
     result = _verdict({"classic-aug": [0.80, 0.81, 0.82], "strong-aug": [0.85, 0.86, 0.87], "oversample": [0.7] * 3,
@@ -100,3 +103,34 @@ def test_reports_of_several_draws_pool_into_seed_draw_pairs():
     assert pooled["comparison"]["differences"] == pytest.approx({"(0, 0)": 0.02, "(1, 1)": 0.03, "(2, 2)": 0.025})
     assert pooled["verdict"] == ("[quick demo] synthetic data helped: synthetic+strong-aug vs strong-aug, +2.5 points of "
                                  "balanced accuracy, 95 % interval [+1.3, +3.7] over 3 (seed, long-tail draw) pairs.")
+
+
+def test_the_bar_is_the_best_cheap_recipe_and_the_text_says_it_was_chosen():
+    """The verdict tests synthetic+strong-aug against the best of the cheap recipes run (here a
+    logit-adjusted arm, better than strong-aug), and says that the bar was picked by its mean."""
+    result = _verdict({"real": [0.70, 0.71, 0.72], "oversample": [0.95, 0.95, 0.95],  # not a cheap recipe: never the bar
+                       "strong-aug": [0.85, 0.86, 0.87], "la+strong-aug": [0.88, 0.89, 0.90],
+                       "la+aug+mixup": [0.87, 0.88, 0.86], "synthetic+strong-aug": [0.885, 0.893, 0.899]})
+    c = result["comparison"]
+    assert (c["arm"], c["vs"], c["bar"]) == ("synthetic+strong-aug", "la+strong-aug", "cheap")
+    assert c["baselines_of_its_kind"] == ["strong-aug", "la+strong-aug", "la+aug+mixup"]
+    assert result["verdict"].startswith("no clear difference: synthetic+strong-aug vs la+strong-aug (the best of 3 cheap "
+                                        "recipes by mean), +0.2 points")
+    assert result["gains"]["best_cheap"] == "la+strong-aug" and result["gains"]["best_baseline"] == "oversample"
+    assert result["gains"]["synthetic+strong-aug"]["vs_best_cheap"]["vs"] == "la+strong-aug"
+    from cgan_augment.report.gains import verdict_method
+
+    text = verdict_method(dict(result, data={"classes": list("abcde")}))[0]
+    assert "with the best cheap recipe, `la+strong-aug` (better here than `strong-aug`, `la+aug+mixup`)" in text
+    assert "That choice favours the bar" in text and "makes \"helped\" harder to reach and \"hurt\" easier" in text
+
+
+def test_a_registered_cheap_arm_joins_the_bar():
+    from cgan_augment.report.plugins import _REGISTRY, Arm, register_arm
+
+    register_arm(Arm("my-loss", "a user's loss", cheap=True))
+    try:
+        assert primary_comparison(["strong-aug", "my-loss", "synthetic+strong-aug"]) == (
+            "synthetic+strong-aug", ("strong-aug", "my-loss"))
+    finally:
+        del _REGISTRY["my-loss"]

@@ -1,11 +1,12 @@
 """The arms' training data: each arm's pool in memory (uint8) and how its batches are drawn
 (shuffled epochs, or the public :class:`~cgan_augment.mixing.samplers.ClassBalancedSampler`, with or
-without synthetic items), SMOTE, the batched augmentations, and the synthetic pool a :class:`~cgan_augment.SyntheticDataset` adds."""
+without synthetic items), SMOTE, the batched augmentations, and the synthetic pool a :class:`~cgan_augment.SyntheticDataset` adds.
+What each arm uses is its :class:`~cgan_augment.report.plugins.Arm` definition."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -17,6 +18,7 @@ from ..mixing.synthetic import SyntheticDataset
 from ..mixing.augmentation import Augmentation
 from ..mixing.strategy import synthetic_plan
 from .config import ReportConfig
+from .plugins import Arm, get_arm
 
 
 @dataclass
@@ -28,10 +30,10 @@ class _ArmData:
     sampling: str  # "shuffle" (epochs of permutations), "balanced" or "mixed" (ClassBalancedSampler)
     augment: str = ""  # "", "classic-aug" (affine) or "strong-aug" (elastic, then affine)
     fraction: object = 0.0  # synthetic_fraction of the "mixed" sampler
-    class_weights: Optional[torch.Tensor] = None
     synthetic: Optional[torch.Tensor] = None  # (M,) bool, for "mixed"
 
     note: str = ""
+    arm: Optional[Arm] = None  # its loss and mix step
 
     def batches(self, steps: int, batch_size: int, seed: int) -> torch.Tensor:
         """Pool indices of every step: (steps, batch_size) int64, drawn from ``seed`` only."""
@@ -90,48 +92,53 @@ def _synthetic_fraction(config: ReportConfig, real_labels: torch.Tensor):
     return {c: (config.alpha if int(n) < config.synthetic_below else 0.0) for c, n in enumerate(counts.tolist())}
 
 
-def _arm_data(arm: str, real: tuple, num_classes: int, seed: int, config: ReportConfig, generator,
+def _arm_data(arm: Union[str, Arm], real: tuple, num_classes: int, seed: int, config: ReportConfig, generator,
               oracle: Optional[tuple], device: torch.device) -> _ArmData:
-    """The training pool of ``arm`` for ``seed`` (random draws from ``seed`` only)."""
+    """The training pool of ``arm`` (a registered name or an :class:`Arm`) for ``seed`` (random
+    draws from ``seed`` only), with how its batches are drawn and augmented."""
+    arm = get_arm(arm) if isinstance(arm, str) else arm
+    sampling = {"instance": "shuffle", "balanced": "balanced"}[arm.sampling]
+    augment = {"": "", "classic": "classic-aug", "strong": "strong-aug"}[arm.augment]
+    x, y, note = _pool(arm, real, seed, config, generator, oracle, device)
+    data = _ArmData(x, y, sampling, augment=augment, note=note, arm=arm)
+    if arm.pool == "synthetic-mix":
+        images, labels = real
+        syn_x, syn_y = _synthetic_pool(real, generator, config.synthetic_target, seed, device)
+        data.images, data.labels = torch.cat([images, syn_x]), torch.cat([labels, syn_y])
+        data.synthetic = torch.cat([torch.zeros(len(labels), dtype=torch.bool), torch.ones(len(syn_y), dtype=torch.bool)])
+        data.sampling, data.fraction = "mixed", _synthetic_fraction(config, labels)
+        below = "" if config.synthetic_below is None else f" for classes under {config.synthetic_below} real images"
+        data.note = f"{len(syn_y)} synthetic images, alpha={config.alpha}{below}"
+    return data
+
+
+def _pool(arm: Arm, real: tuple, seed: int, config: ReportConfig, generator, oracle, device) -> tuple:
+    """(images, labels, note) of the arm's pool (the synthetic-mix pool's real part)."""
     images, labels = real
-    if arm == "real":
-        return _ArmData(images, labels, "shuffle")
-    if arm == "class-weights":
-        counts = torch.bincount(labels, minlength=num_classes).double()
-        weights = torch.where(counts > 0, len(labels) / (num_classes * counts.clamp(min=1)), torch.zeros_like(counts))
-        return _ArmData(images, labels, "shuffle", class_weights=weights.float())
-    if arm == "oversample":
-        return _ArmData(images, labels, "balanced")
-    if arm in ("classic-aug", "strong-aug"):
-        return _ArmData(images, labels, "balanced", augment=arm)
-    if arm == "smote":
+    if callable(arm.pool):
+        x, y = arm.pool(images, labels, seed)
+        return x, torch.as_tensor(y, dtype=torch.int64), ""
+    if arm.pool in ("real", "synthetic-mix") and not (arm.pool == "synthetic-mix" and generator is None):
+        return images, labels, ""
+    if arm.pool == "smote":
         try:
             import imblearn  # noqa: F401
         except ImportError:
             raise _Skip("imbalanced-learn is not installed (pip install imbalanced-learn)") from None
-        x, y, note = _smote(images, labels, seed)
-        return _ArmData(x, y, "shuffle", note=note)
-    if arm == "oracle":
+        return _smote(images, labels, seed)
+    if arm.pool == "oracle":
         if oracle is None:
             raise _Skip("no oracle data given (the balanced data before the long tail)")
-        return _ArmData(oracle[0], oracle[1], "shuffle")
+        return oracle[0], oracle[1], ""
     if generator is None:
         raise _Skip("no generator given")
-    if arm == "synthetic-only":
+    if arm.pool == "synthetic-only":
         n = int(torch.bincount(labels).max())
         y = torch.arange(generator.num_classes).repeat_interleave(n)
         x = to_uint8(generator.sample(y.to(device), seed=seed))
-        return _ArmData(x, y, "shuffle", note=f"{n} generated images per class")
-    syn_x, syn_y = _synthetic_pool(real, generator, config.synthetic_target, seed, device)
-    x, y = torch.cat([images, syn_x]), torch.cat([labels, syn_y])
-    is_syn = torch.cat([torch.zeros(len(labels), dtype=torch.bool), torch.ones(len(syn_y), dtype=torch.bool)])
-    note = f"{len(syn_y)} synthetic images"
-    if arm == "synthetic":
-        return _ArmData(x, y, "shuffle", note=note)
-    below = "" if config.synthetic_below is None else f" for classes under {config.synthetic_below} real images"
-    return _ArmData(x, y, "mixed", augment="strong-aug" if arm == "synthetic+strong-aug" else "classic-aug",
-                    synthetic=is_syn, fraction=_synthetic_fraction(config, labels),
-                    note=note + f", alpha={config.alpha}{below}")
+        return x, y, f"{n} generated images per class"
+    syn_x, syn_y = _synthetic_pool(real, generator, config.synthetic_target, seed, device)  # "synthetic"
+    return torch.cat([images, syn_x]), torch.cat([labels, syn_y]), f"{len(syn_y)} synthetic images"
 
 
 # What each synthetic arm trains when no class gets a generated image: the same pool, sampler,

@@ -1,8 +1,10 @@
-"""The report's classifiers: build one, train it on an arm's data, predict, and score with sklearn.metrics."""
+"""The report's classifiers: build one (built-in, or the user's factory), train it on an arm's
+data under the recipe of :class:`ReportConfig` (optimiser, schedule, input normalisation) with the
+arm's loss and mix step, predict, and score with sklearn.metrics."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Union
 
 import numpy as np
 import torch
@@ -12,8 +14,10 @@ import torch.nn.functional as F
 from ..errors import ConfigError
 from .arms import _ArmData, _augmenter
 from .config import CLASSIFIERS, ReportConfig
+from .factory import Normalize, build_user_model, load_factory
+from .plugins import ArmContext
 
-__all__ = ["build_classifier"]
+__all__ = ["build_classifier", "resolve_classifier"]
 
 
 class _Classifier(nn.Module):
@@ -57,29 +61,84 @@ def build_classifier(name: str, channels: int, image_size: int, num_classes: int
     raise ConfigError(f"classifier should be one of {', '.join(CLASSIFIERS)}. Got {name!r}.")
 
 
+def resolve_classifier(config: ReportConfig, classifier: Union[str, Callable, None] = None) -> Union[str, Callable]:
+    """The built-in name or the factory to build from: ``classifier`` (a factory or a name) if
+    given, else ``config.classifier`` (a factory as ``package.module:function`` is imported here)."""
+    chosen = config.classifier if classifier is None else classifier
+    if isinstance(chosen, str):
+        return chosen if chosen in CLASSIFIERS else load_factory(chosen)
+    if not callable(chosen):
+        raise ConfigError(f"classifier should be a built-in name or a factory function. Got {type(chosen).__name__}.")
+    return chosen
+
+
+def _build(classifier: Union[str, Callable], config: ReportConfig, channels: int, side: int, num_classes: int):
+    """(the model the report trains, the network it wraps): a :class:`_Classifier` whose
+    ``features`` start with the recipe's input normalisation, if any. A user's network is all
+    ``features`` (its logits), with an identity head."""
+    if isinstance(classifier, str):
+        model = net = build_classifier(classifier, channels, side, num_classes)
+    else:
+        net = build_user_model(classifier, num_classes, channels, side)
+        model = _Classifier(net, nn.Identity())
+    if config.normalize_mean is not None:
+        model.features = nn.Sequential(Normalize(config.normalize_mean, config.normalize_std, channels), model.features)
+    return model, net
+
+
+def _optimizer(model: nn.Module, config: ReportConfig):
+    """The recipe's optimiser and learning-rate schedule (stepped once per optimiser step)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if config.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    else:
+        kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+        opt = kind(params, lr=config.lr, weight_decay=config.weight_decay)
+    if config.schedule == "cosine":
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=config.steps)
+    elif config.schedule == "step":
+        sched = torch.optim.lr_scheduler.MultiStepLR(opt, [config.steps // 2, 3 * config.steps // 4], gamma=config.step_gamma)
+    else:
+        sched = None
+    return opt, sched
+
+
 def _train_classifier(data: _ArmData, config: ReportConfig, seed: int, shape: tuple, num_classes: int,
-                      device: torch.device, tick: Callable[[int], None]) -> nn.Module:
-    """Train a fresh classifier on ``data`` for ``config.steps`` steps; everything drawn from ``seed``."""
+                      device: torch.device, tick: Callable[[int], None], classifier=None) -> nn.Module:
+    """Train a fresh classifier on ``data`` for ``config.steps`` steps; everything drawn from
+    ``seed``. ``classifier``: a built-in name or a factory (default ``config.classifier``), built
+    under ``seed``."""
     channels, side = shape
+    classifier = config.classifier if classifier is None else classifier
     augment = _augmenter(config, strong=data.augment == "strong-aug") if data.augment else None
     aug_rng = torch.Generator(device=device).manual_seed(seed)
+    arm = data.arm
+    loss_fn = arm.loss if arm is not None and arm.loss is not None else None
+    mix = arm.mix if arm is not None else None
+    counts = torch.bincount(data.labels, minlength=num_classes).float().to(device)
+    ctx = ArmContext(counts, config, torch.Generator().manual_seed(seed + 7919), num_classes)  # the arm's own draws
     devices = [device.index or 0] if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
-        model = build_classifier(config.classifier, channels, side, num_classes).to(device)
-        opt = torch.optim.Adam(model.parameters(), lr=config.lr)
+        model = _build(classifier, config, channels, side, num_classes)[0].to(device)
+        opt, sched = _optimizer(model, config)
         batches = data.batches(config.steps, config.batch_size, seed)
-        weight = data.class_weights.to(device) if data.class_weights is not None else None
         model.train()
         done = 0
         for step, idx in enumerate(batches, start=1):
             x = data.images.index_select(0, idx).to(device).float().div_(255)  # (B, C, H, W) in [0, 1]
+            y = data.labels.index_select(0, idx).to(device)
             if augment is not None:
                 x = augment(x, aug_rng)  # one grid_sample per batch, on the device
-            loss = F.cross_entropy(model(x), data.labels.index_select(0, idx).to(device), weight=weight)
+            if mix is not None:
+                x, y = mix(x, F.one_hot(y, num_classes).float(), ctx)  # (B, K) class probabilities
+            logits = model(x)
+            loss = F.cross_entropy(logits, y) if loss_fn is None else loss_fn(logits, y, ctx)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if sched is not None:
+                sched.step()
             if not torch.isfinite(loss):
                 raise ConfigError(f"the classifier's loss became {loss.item()} at step {step}; try a lower lr.")
             if step % 25 == 0 or step == config.steps:

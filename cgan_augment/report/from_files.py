@@ -18,9 +18,9 @@ from .._util.devices import resolve_device
 from ..errors import ConfigError, DataError
 from .._util.output import OutputFolder
 from ..data.subsets import _fingerprint
-from .config import SYNTHETIC_ARMS, Progress, ReportConfig
-from .run import run_report
-from .run import _check_compatible
+from .config import Progress, ReportConfig
+from .plugins import get_arm
+from .run import _check_compatible, check_classifier, run_report
 from ..train import RunSettings, fit_generator
 from ..train.families import family_of, recipe_from_dict
 
@@ -106,7 +106,7 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
                 fit=None, fit_run: RunSettings = RunSettings(), test: Optional[str] = None,
                 config: ReportConfig = ReportConfig(), oracle: bool = False, device: Union[str, torch.device] = "auto",
                 on_progress: Optional[Progress] = None, resume: bool = False, force: bool = False,
-                should_stop: Optional[Callable[[], bool]] = None) -> dict:
+                should_stop: Optional[Callable[[], bool]] = None, classifier=None) -> dict:
     """Load the data of ``spec``, check or fit the generator, and write the report to ``out``.
 
     Args:
@@ -126,6 +126,8 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
             earlier report in ``out`` and replace its generator in ``out/generator``. A folder
             that no report wrote (no manifest) is never written into.
         should_stop: as in :func:`~cgan_augment.fit_generator`, polled during the fit.
+        classifier: as in :func:`run_report` (a factory, or ``None`` for ``config.classifier``);
+            checked before anything is written.
 
     Returns:
         The report as a dict.
@@ -138,7 +140,7 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
     """
     if fit is not None:
         family_of(fit)  # a recipe of a registered family, checked before any work
-    needs_generator = any(a in SYNTHETIC_ARMS for a in config.arms)
+    needs_generator = any(get_arm(a).needs_generator for a in config.arms)
     if (model is not None and fit is not None) or (needs_generator and model is None and fit is None):
         raise ConfigError("give exactly one of --model MODEL (a fitted model.safetensors) and --fit (fit one here); "
                           "only a report without synthetic arms needs neither.")
@@ -159,6 +161,7 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
         check_model_split(meta, spec, train, test, name=str(model))
         generator = load_generator(model, device=device)
     _check_compatible(train, test_ds, generator, None)
+    classifier, _ = check_classifier(config, classifier, train.channels, train.image_size, len(train.classes))
     # only once the inputs are known good: a refused run leaves no empty folder behind
     folder.claim({"data": spec.to_dict(), "test": test, "model": str(model) if model else None})
     if fit is not None:
@@ -167,4 +170,4 @@ def report_from_spec(spec: DataSpec, out: Union[str, Path], *, model: Union[str,
     oracle_ds = load_data(replace(spec, imbalance=None)).train if oracle else None
     info = dict(spec.to_dict(), test=test, skipped=loaded.skipped, model=str(model) if model else (str(out / "generator" / "model.safetensors") if fit else None))
     return run_report(train, test_ds, generator, config, oracle=oracle_ds, out=out, device=device,
-                      on_progress=on_progress, resume=resume, data_info=info)
+                      on_progress=on_progress, resume=resume, data_info=info, classifier=classifier)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Optional, Union
 
 from .._util.files import write_text_atomic
-from .gains import verdict_call, verdict_method
+from .figures import class_order, forest_svg, gain_colour, gain_scale, recall_reference
+from .gains import classifier_line, verdict_call, verdict_method
 
 __all__ = ["render_report_html", "write_report_html"]
 
@@ -50,6 +51,9 @@ figcaption { color: var(--muted); font-size: .85rem; margin-top: .3rem; max-widt
 dl.settings { display: grid; grid-template-columns: max-content 1fr; gap: .15rem 1rem; font-size: .85rem; margin: .3rem 0 1rem; }
 dl.settings dt { color: var(--muted); } dl.settings dd { margin: 0; font-family: ui-monospace, "DejaVu Sans Mono", monospace; word-break: break-word; }
 .cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(20rem, 1fr)); gap: 0 2rem; }
+.warning { border-left: 6px solid var(--warn); padding: .4rem .8rem; background: #fff8e6; }
+figure svg text { font-family: inherit; font-variant-numeric: tabular-nums; }
+details summary { cursor: pointer; color: var(--muted); font-size: .88rem; }
 footer { margin-top: 2.5rem; color: var(--muted); font-size: .8rem; }
 @media print {
   @page { margin: 14mm; }
@@ -169,8 +173,12 @@ def _gains_table(result: dict) -> str:
     per = "per pair" if result.get("draws") else "per seed"
     confidence = next((g["interval"]["confidence"] for e in gains.values() if isinstance(e, dict)
                        for k, g in e.items() if k.startswith("vs_") and g and g.get("interval")), 0.95)
-    text = _table(["arm", "over", "gain (points) ± sd", f"{confidence:.0%} interval", per, "call"], rows,
-                  text_columns=(0, 1, 5))
+    table = _table(["arm", "over", "gain (points) ± sd", f"{confidence:.0%} interval", per, "call"], rows,
+                   text_columns=(0, 1, 5))
+    text = (f'<figure>{forest_svg(result)}<figcaption>Each comparison\'s paired mean gain (dot) and its {confidence:.0%} '
+            "interval (bar) in points of balanced accuracy; the dashed line is zero. Green: the whole interval lies above "
+            "zero; red: below; grey: it includes zero.</figcaption></figure>"
+            f"<details><summary>The numbers, {per}</summary>{table}</details>")
     recovered = gains.get("oracle_gap_recovered") or {}
     if recovered:
         parts = ", ".join(f"{_e(a)} {v * 100:.0f}%" for a, v in recovered.items() if v is not None)
@@ -180,24 +188,32 @@ def _gains_table(result: dict) -> str:
 
 
 def _recall_table(result: dict) -> str:
-    """Mean recall per arm and class, shaded; an arm per row, or a class per row when there are more
-    classes than arms (a long table breaks across pages, a wide one would be cut off in print)."""
+    """Mean recall per arm and class, each cell coloured by the gain over the best baseline (the
+    heat map's diverging scale), classes from the largest to the smallest; an arm per row, or a
+    class per row when there are more classes than arms (a wide table would be cut off in print)."""
+    import numpy as np
+
     classes, counts = result["data"]["classes"], result["data"]["train_counts"]
-    arms = list(result["arms"])
-    recall = [result["arms"][a]["per_class_recall"]["mean"] for a in arms]  # [arm][class]
+    arms, order, ref = list(result["arms"]), class_order(counts), recall_reference(result)
+    recall = np.array([result["arms"][a]["per_class_recall"]["mean"] for a in arms])  # [arm][class]
+    gain = recall - recall[arms.index(ref)] if ref else np.zeros_like(recall)
+    scale = gain_scale(gain)
 
-    def cell(r: float) -> str:
-        shade = int(255 - 90 * max(0.0, min(1.0, r)))
-        return f'<td class="heat" style="background: rgb({shade}, {min(255, shade + 40)}, 255)">{r:.2f}</td>'
+    def cell(i: int, k: int) -> str:
+        return (f'<td class="heat" data-gain="{gain[i, k]:.4f}" style="background: {gain_colour(gain[i, k], scale)}">'
+                f"{recall[i, k]:.2f}</td>")
 
+    name = lambda a: _e(a) + (" <small>(reference)</small>" if a == ref else "")  # noqa: E731
     if len(classes) <= len(arms):
-        head = ["arm"] + [f"{_e(c)}<br><small>n={n}</small>" for c, n in zip(classes, counts)]
-        rows = [[f"<td>{_e(a)}</td>"] + [cell(r) for r in recall[i]] for i, a in enumerate(arms)]
+        head = ["arm"] + [f"{_e(classes[k])}<br><small>n={counts[k]}</small>" for k in order]
+        rows = [[f"<td>{name(a)}</td>"] + [cell(i, k) for k in order] for i, a in enumerate(arms)]
     else:
-        head = ["class (training images)"] + [_e(a) for a in arms]
-        rows = [[f"<td>{_e(c)} ({n})</td>"] + [cell(recall[i][k]) for i in range(len(arms))]
-                for k, (c, n) in enumerate(zip(classes, counts))]
-    return _table(head, rows)
+        head = ["class (training images)"] + [name(a) for a in arms]
+        rows = [[f"<td>{_e(classes[k])} ({counts[k]})</td>"] + [cell(i, k) for i in range(len(arms))] for k in order]
+    note = (f"<p>Recall on the test images, mean over seeds; each cell is coloured by the gain over <code>{_e(ref)}</code>, "
+            "the best baseline (blue: higher, red: lower, white: the same); classes from the largest to the smallest.</p>"
+            if ref else "")
+    return note + '<div id="recall-heat">' + _table(head, rows) + "</div>"
 
 
 def _quality_table(quality: dict) -> str:
@@ -250,9 +266,8 @@ def render_report_html(result: dict, folder: Union[str, Path]) -> str:
     about = (f"Data: {_e(source)}" + (f" (imbalance {data['imbalance']:g})" if data.get("imbalance") else "")
              + f": {sum(data['train_counts'])} training images ({counts}), {sum(data['test_counts'])} held-out test images"
              + (f", oracle {sum(data['oracle_counts'])} images" if data.get("oracle_counts") else "") + ". "
-             f"Classifier: {_e(cfg['classifier'])}, {cfg['steps']} Adam steps (lr {cfg['lr']}) at batch {cfg['batch_size']} "
-             f"for every arm; "
-             + (f"seeds {', '.join(map(str, result['seeds']))}; mean ± standard deviation over seeds."
+             + _e(classifier_line(result)) + " "
+             + (f"Seeds {', '.join(map(str, result['seeds']))}; mean ± standard deviation over seeds."
                 if not result.get("draws") else
                 f"{n_seeds} (seed, long-tail draw) pairs {', '.join(result['seeds'])}, each with its own long-tail draw, "
                 "test split and generator (their own reports are in " + ", ".join(f"draw_{d}/" for d in result["draws"])
@@ -266,14 +281,16 @@ def render_report_html(result: dict, folder: Union[str, Path]) -> str:
         "against honest baselines?</p></header>",
         f'<p class="verdict {_verdict_class(result)}" id="verdict">Verdict: {_e(result["verdict"])}</p>',
         _method(result),
-        f"<p>{about}</p>",
+        *(f'<p class="warning">Warning: {_e(w)}</p>' for w in result.get("warnings") or []),
+        f'<p id="about">{about}</p>',
         "<h2>Arms</h2>", _arms_table(result),
         f"<h2>Gains in balanced accuracy, paired by {_e(result.get('pairing', 'seed'))}</h2>", _gains_table(result),
         "<h2>Per-class recall</h2>",
     ]
     if files.get("figure"):
-        parts.append(_image(folder / files["figure"], "per-class recall by arm",
-                            "Per-class recall on the test images by arm, mean ± std over seeds; n = training images of the class."))
+        parts.append(_image(folder / files["figure"], "per-class recall heat map",
+                            "Per-class test recall by arm (numbers), coloured by the gain over the best baseline (blue "
+                            "helped, red hurt); classes from the largest to the smallest, n = training images."))
     elif files.get("figure_note"):
         parts.append(f"<p>(No figure: {_e(files['figure_note'])}.)</p>")
     parts.append(_recall_table(result))
@@ -293,6 +310,7 @@ def render_report_html(result: dict, folder: Union[str, Path]) -> str:
             parts += ["<h2>Generator training</h2>", *shown]
     generator = result.get("generator") or {}
     parts += ["<h2>Settings and versions</h2>", '<div class="cols"><div>', "<h3>Report</h3>", _settings(cfg),
+              "<h3>Classifier</h3>", _settings(result.get("classifier") or {}),
               "<h3>Data</h3>", _settings({k: v for k, v in data.items() if k not in ("classes", "train_counts", "test_counts", "oracle_counts")})]
     if generator:
         step = {"step": generator["step"]} if generator.get("step") is not None else {}

@@ -10,13 +10,15 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .._util.files import atomic_path, write_text_atomic
+from .._util.files import write_text_atomic
 from .._util.pictures import quiet_figure_warnings, save_grid
 from .config import ReportConfig, SYNTHETIC_ARMS
-from .gains import verdict_method
+from .figures import class_order, recall_heatmap, recall_reference
+from .gains import classifier_line, verdict_method
 from .html import write_report_html
 
 __all__ = ["format_table"]
+
 
 def _pm(entry: Optional[dict], scale: float = 1.0, digits: int = 3) -> str:
     if not entry:
@@ -39,7 +41,7 @@ def format_table(result: dict) -> str:
 
 
 def _markdown(result: dict) -> str:
-    data, cfg = result["data"], result["config"]
+    data = result["data"]
     classes = data["classes"]
     n_seeds = len(result["seeds"])
     md = [
@@ -51,8 +53,9 @@ def _markdown(result: dict) -> str:
         f"({', '.join(f'{c}={n}' for c, n in zip(classes, data['train_counts']))}), "
         f"{sum(data['test_counts'])} held-out test images"
         + (f", oracle {sum(data['oracle_counts'])} images" if data.get("oracle_counts") else "") + ".",
-        f"Classifier: {cfg['classifier']}, {cfg['steps']} Adam steps (lr {cfg['lr']}) at batch {cfg['batch_size']} for every arm; "
-        + (f"seeds {', '.join(map(str, result['seeds']))}; mean ± standard deviation over seeds."
+        *[f"**Warning:** {w}" for w in result.get("warnings") or []], *([""] if result.get("warnings") else []),
+        classifier_line(result) + " "
+        + (f"Seeds {', '.join(map(str, result['seeds']))}; mean ± standard deviation over seeds."
            if not result.get("draws") else
            f"{n_seeds} (seed, long-tail draw) pairs {', '.join(result['seeds'])}: each draw has its own long-tail "
            "sample and test split (data seed = the draw) and its own generator; mean ± standard deviation over the "
@@ -66,6 +69,7 @@ def _markdown(result: dict) -> str:
     for arm in SYNTHETIC_ARMS:
         if arm in gains:
             for key, label in (("vs_real", "real"), ("vs_best_baseline", f"best baseline ({gains['best_baseline']})"),
+                               ("vs_best_cheap", f"best cheap recipe ({gains.get('best_cheap')})"),
                                ("vs_classic_aug", "classic-aug"), ("vs_strong_aug", "strong-aug")):
                 g = gains[arm].get(key)
                 if g:
@@ -78,11 +82,14 @@ def _markdown(result: dict) -> str:
     if gains.get("oracle_gap_recovered"):
         md += [f"Share of the real → oracle gap ({gains['oracle_gap'] * 100:.1f} points) recovered: "
                + ", ".join(f"{a} {v * 100:.0f}%" for a, v in gains["oracle_gap_recovered"].items() if v is not None) + ".", ""]
+    order, ref = class_order(data["train_counts"]), recall_reference(result)
     md += ["## Per-class recall (mean over seeds)", "",
-           "| arm | " + " | ".join(f"{c} (n={n})" for c, n in zip(classes, data["train_counts"])) + " |",
+           "Classes from the largest to the smallest; in the figure, each cell is coloured by the gain over "
+           f"`{ref}` (blue helped, red hurt)." if ref else "Classes from the largest to the smallest.", "",
+           "| arm | " + " | ".join(f"{classes[k]} (n={data['train_counts'][k]})" for k in order) + " |",
            "|---|" + "---|" * len(classes)]
     for arm, entry in result["arms"].items():
-        md.append(f"| {arm} | " + " | ".join(f"{r:.2f}" for r in entry["per_class_recall"]["mean"]) + " |")
+        md.append(f"| {arm} | " + " | ".join(f"{entry['per_class_recall']['mean'][k]:.2f}" for k in order) + " |")
     md.append("")
     q = result.get("quality")
     if q:
@@ -98,7 +105,7 @@ def _markdown(result: dict) -> str:
         md.append("")
     files = result.get("files", {})
     if files.get("figure"):
-        md += [f"![per-class recall by arm]({files['figure']})", ""]
+        md += [f"![per-class recall by arm, coloured by the gain over the best baseline]({files['figure']})", ""]
     elif files.get("figure_note"):
         md += [f"(No figure: {files['figure_note']}.)", ""]
     if files.get("samples"):
@@ -114,7 +121,7 @@ def _write_outputs(result: dict, out: Path, real: tuple, generator, config: Repo
         _sample_grid(out / "samples.png", real, generator, config)
         files["samples"] = "samples.png"
     with quiet_figure_warnings():
-        note = _recall_figure(out / "recall_by_class.png", result)
+        note = recall_heatmap(out / "recall_by_class.png", result)
     if note:
         files["figure_note"] = note
     else:
@@ -140,34 +147,3 @@ def _sample_grid(path: Path, real: tuple, generator, config: ReportConfig, n_rea
         mine = images[labels == c][:n_real].float() / 255
         rows += list(mine) + [blank] * (n_real - len(mine)) + [blank] + list(fake[c * n:(c + 1) * n])
     save_grid(torch.stack(rows), path, nrow=n_real + 1 + n, row_labels=generator.classes)
-
-
-def _recall_figure(path: Path, result: dict) -> Optional[str]:
-    """Per-class recall by arm as grouped bars; returns a note instead when matplotlib is missing."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return "matplotlib is not installed (pip install matplotlib)"
-    classes, counts = result["data"]["classes"], result["data"]["train_counts"]
-    arms = list(result["arms"])
-    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(classes) + 2), 4), dpi=120)
-    width = 0.8 / max(1, len(arms))
-    x = np.arange(len(classes))
-    for i, arm in enumerate(arms):
-        r = result["arms"][arm]["per_class_recall"]
-        ax.bar(x + (i - (len(arms) - 1) / 2) * width, r["mean"], width, yerr=r["std"], label=arm, capsize=1)
-    ax.set_xticks(x, [f"{c}\nn={n}" for c, n in zip(classes, counts)])
-    ax.set_ylabel("recall (test)")
-    ax.set_ylim(0, 1.05)
-    ax.set_title("Per-class recall by arm (mean ± std over seeds); n = training images")
-    ax.legend(fontsize=7, ncol=min(5, len(arms)), loc="lower left")
-    fig.tight_layout()
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
-    return None
