@@ -85,6 +85,28 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
     arms = ["real"] + [a for a in config.arms if a != "real"] if "real" in config.arms else list(config.arms)
     if oracle is None:
         arms = [a for a in arms if a != "oracle"]  # not asked for: no row saying it was skipped
+    results, skipped, notes, quality = _run_arms(
+        arms, config=config, real=real, test_xy=(test_x, test_y), oracle_t=oracle_t, generator=generator, factory=factory,
+        about_classifier=about_classifier, keys=keys, shape=shape, num_classes=num_classes, classes=classes, device=device,
+        out=out, resume=resume, on_progress=on_progress)
+
+    same_as = {arm: {"arm": SAME_WITHOUT_GENERATED[arm], "why": why} for arm in results
+               for why in [without_generated(arm, real[1], classes, config)] if why}
+    result = _summarise(results, skipped, notes, quality, config, classes, same_as=same_as)
+    result.update(
+        classifier={k: v for k, v in about_classifier.items() if k != "weights"}, recipe=recipe_of(config),
+        warnings=notices, data=_data_summary(data_info, train, test, oracle), generator=_generator_summary(generator),
+        versions=_versions(), device=str(device), wall_seconds=round(time.perf_counter() - started, 1))
+    if out is not None:
+        result["files"] = _write_outputs(result, out, real, generator, config)
+    return result
+
+
+
+def _run_arms(arms, *, config, real, test_xy, oracle_t, generator, factory, about_classifier, keys, shape, num_classes,
+              classes, device, out, resume, on_progress):
+    """Every (arm, seed) run of :func:`run_report`, from the cache where ``resume`` allows:
+    (metrics by arm and seed, skipped arms with why, each arm's note, the sample quality or None)."""
     total = len(arms) * len(config.seeds) * config.steps
     done = [0]
 
@@ -111,27 +133,16 @@ def run_report(train, test, generator=None, config: ReportConfig = ReportConfig(
                 tick(config.steps * len(config.seeds), f"{arm} skipped")
                 break
             model, preds, feats, metrics = _train_and_test(data, config, seed, shape, num_classes, device, factory,
-                                                           (test_x, test_y), lambda n, detail=detail: tick(n, detail))
+                                                           test_xy, lambda n, detail=detail: tick(n, detail))
             results.setdefault(arm, {})[seed] = metrics
             notes[arm] = data.note
             _save_run(out, arm, seed, keys[arm], metrics, data.note, preds)
             if need_quality and generator is not None:
                 if on_progress:
                     on_progress("classifiers", done[0], total, "sample quality")
-                quality = _sample_quality(model, feats, test_y, generator, config, seed, device, classes, about_classifier)
+                quality = _sample_quality(model, feats, test_xy[1], generator, config, seed, device, classes, about_classifier)
                 _save_quality(out, keys["quality"], quality)
-
-    same_as = {arm: {"arm": SAME_WITHOUT_GENERATED[arm], "why": why} for arm in results
-               for why in [without_generated(arm, real[1], classes, config)] if why}
-    result = _summarise(results, skipped, notes, quality, config, classes, same_as=same_as)
-    result.update(
-        classifier={k: v for k, v in about_classifier.items() if k != "weights"}, recipe=recipe_of(config),
-        warnings=notices, data=_data_summary(data_info, train, test, oracle), generator=_generator_summary(generator),
-        versions=_versions(), device=str(device), wall_seconds=round(time.perf_counter() - started, 1))
-    if out is not None:
-        result["files"] = _write_outputs(result, out, real, generator, config)
-    return result
-
+    return results, skipped, notes, quality
 
 def _cached_run(out, arm, seed, keys, resume, need_quality, generator, quality):
     """(the finished run to reuse or None, the sample quality): a cached ``real`` run is reused only
