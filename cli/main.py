@@ -41,7 +41,7 @@ def main():
       cgan-augment info runs/mydata/model.safetensors
 
     DATA is a folder with one sub-folder of images per class (torchvision's ImageFolder layout),
-    an .npz file with arrays x (N,H,W[,C]) and y (N,), or builtin:digits / builtin:mnist5k.
+    an .npz file with arrays x (N,H,W[,C]) and y (N,), or builtin:digits / builtin:mnist5k / builtin:fashion5k.
     """
 
 

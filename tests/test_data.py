@@ -225,3 +225,38 @@ def test_colour_mnist5k_is_a_long_tailed_rgb_set_at_32_px():
     assert (data.channels, data.image_size) == (3, 32) and counts[0] / counts[-1] == 20
     x = torch.stack([data[i][0] for i in range(0, len(data), 97)])
     assert x.shape[1:] == (3, 32, 32) and (x[:, 0] - x[:, 1]).abs().mean() > 0.05  # colours, not grey
+
+
+def _needs_fashion():
+    import os
+
+    from cgan_augment.arrays import FASHION_DIR
+
+    if not os.path.isfile(os.path.join(FASHION_DIR, "train-labels-idx1-ubyte.gz")):
+        pytest.skip("builtin:fashion5k needs Debian's Fashion-MNIST files: apt-get install dataset-fashion-mnist")
+
+
+def test_fashion5k_is_reference_subset_with_long_tail():
+    """500 a class chosen as shared/REFERENCE.md says, then the mnist5k split and IR-100 long tail."""
+    _needs_fashion()
+    data = load_data(DataSpec("builtin:fashion5k", imbalance=100, test_split=1000, seed=0))
+    full = data.train.dataset
+    assert len(full) == 5000 and full.classes[0] == "T-shirt/top" and full.classes[9] == "Ankle boot"
+    assert (full.channels, full.image_size) == (1, 28)
+    assert class_counts(data.train) == [400, 240, 144, 86, 52, 31, 19, 11, 7, 4]
+    assert class_counts(data.test) == [100] * 10
+    from cgan_augment.arrays import FASHION_DIR, _read_idx
+
+    labels = _read_idx(f"{FASHION_DIR}/train-labels-idx1-ubyte.gz")
+    images = _read_idx(f"{FASHION_DIR}/train-images-idx3-ubyte.gz")
+    assert images.shape == (60000, 28, 28) and labels.shape == (60000,)
+    first = np.random.default_rng(0).choice(np.flatnonzero(labels == 3), 500, replace=False)
+    assert np.array_equal(full.images[1500:2000, 0].numpy(), images[first])  # class 3's block, in the chosen order
+
+
+def test_fashion5k_missing_files_name_the_package(monkeypatch, tmp_path):
+    import cgan_augment.arrays as arrays
+
+    monkeypatch.setattr(arrays, "FASHION_DIR", str(tmp_path))
+    message = _error(DataSpec("builtin:fashion5k"))
+    assert message.endswith("apt-get install dataset-fashion-mnist") and str(tmp_path) in message

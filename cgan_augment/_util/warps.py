@@ -36,27 +36,30 @@ def _identity_grid(n: int, h: int, w: int, device) -> torch.Tensor:
 
 
 def warp(x: torch.Tensor, displacement: torch.Tensor, theta: Optional[torch.Tensor] = None,
-         mode: str = "bilinear") -> torch.Tensor:
+         mode: str = "bilinear", padding: str = "zeros") -> torch.Tensor:
     """``x`` (N×C×H×W) resampled (``mode``: ``grid_sample``'s bilinear or nearest) at the affine
     ``theta`` (N×2×3, output -> input, normalised coordinates; identity when None) plus
-    ``displacement`` (N×2×H×W, normalised units, x then y). Outside the image reads as 0 (background)."""
+    ``displacement`` (N×2×H×W, normalised units, x then y). Outside the image reads as 0 with
+    ``padding="zeros"``, as the nearest edge pixel with ``"border"`` (``grid_sample``'s padding modes)."""
     n, _, h, w = x.shape
     if theta is None:
         grid = _identity_grid(n, h, w, x.device)
     else:
         grid = F.affine_grid(theta, (n, 1, h, w), align_corners=False)
     grid = grid + displacement.permute(0, 2, 3, 1)
-    return F.grid_sample(x, grid, mode=mode, padding_mode="zeros", align_corners=False)
+    return F.grid_sample(x, grid, mode=mode, padding_mode=padding, align_corners=False)
 
 
-def warp_by_params(x: torch.Tensor, params: torch.Tensor, grid: int) -> torch.Tensor:
+def warp_by_params(x: torch.Tensor, params: torch.Tensor, grid: int, padding: str = "border") -> torch.Tensor:
     """``x`` (N×C×H×W) warped by parameter vectors ``params`` (N, 6 + 2·grid²): the first 6 are
     added to the identity affine (2×3, output -> input), the rest are a ``grid`` × ``grid``
-    displacement field (x then y, normalised units), upsampled bicubically to the image size."""
+    displacement field (x then y, normalised units), upsampled bicubically to the image size.
+    Outside the image reads as the nearest edge pixel (``padding="border"``), so a warp that reaches
+    past the border continues the background, whatever its colour, instead of painting black."""
     n = len(params)
     theta = torch.tensor(_IDENTITY, dtype=params.dtype, device=params.device) + params[:, :6].view(n, 2, 3)
     ctrl = params[:, 6:].view(n, 2, grid, grid)
-    return warp(x, F.interpolate(ctrl, size=x.shape[-2:], mode="bicubic", align_corners=True), theta)
+    return warp(x, F.interpolate(ctrl, size=x.shape[-2:], mode="bicubic", align_corners=True), theta, padding=padding)
 
 
 def random_affine(x: torch.Tensor, gen: torch.Generator, degrees: float = 10.0, translate: float = 0.1,
@@ -88,8 +91,14 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 
 def elastic_displacement(n: int, h: int, w: int, gen: torch.Generator, device, alpha: float = 24.0,
                          sigma: float = 4.0) -> torch.Tensor:
-    """Simard et al. (2003) elastic field: uniform noise in [-1, 1] per pixel, Gaussian-smoothed
-    with ``sigma`` px, scaled by ``alpha`` px; returned as N×2×H×W in normalised units."""
+    """Simard et al. (2003) elastic field: uniform noise in [-1, 1] per pixel (one field per image,
+    drawn in order from ``gen``), smoothed by ``torchvision``'s ``gaussian_blur`` (kernel
+    2·ceil(2σ)+1 taps, 17 at σ 4, reflect padding: shared/REFERENCE.md's elastic step), scaled by
+    ``alpha`` px; returned as N×2×H×W in normalised units."""
+    from torchvision.transforms.v2.functional import gaussian_blur as tv_blur
+
     field = _rand((n, 2, h, w), gen, device) * 2 - 1
-    field = gaussian_blur(field, sigma) * alpha
+    # Reflect padding needs the pad below the side: small images get a shorter kernel.
+    size = min(2 * math.ceil(2 * sigma) + 1, 2 * (min(h, w) - 1) - 1) | 1
+    field = tv_blur(field, [size, size], [sigma, sigma]) * alpha
     return field * torch.tensor([2 / w, 2 / h], device=device).view(1, 2, 1, 1)

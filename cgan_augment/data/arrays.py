@@ -20,7 +20,11 @@ from .subsets import long_tailed_indices
 
 __all__ = ["ArrayImages"]
 
-BUILTINS = ("digits", "mnist5k", "colour-mnist5k")
+BUILTINS = ("digits", "mnist5k", "colour-mnist5k", "fashion5k")
+
+FASHION_DIR = "/usr/share/datasets/fashion-mnist"  # Debian's dataset-fashion-mnist package
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                   "Ankle boot")
 
 
 class ArrayImages(Dataset):
@@ -180,7 +184,43 @@ def _load_builtin(name: str, image_size, channels) -> ArrayImages:
             x, y = _colour_digits(x, np.asarray(y))
             return _array_images(x, y, [str(k) for k in range(10)], "builtin:colour-mnist5k", image_size or 32, channels)
         return _array_images(x, y, [str(k) for k in range(10)], "builtin:mnist5k", image_size, channels)
+    if name == "fashion5k":
+        x, y = _fashion5k()
+        return _array_images(x, y, list(FASHION_CLASSES), "builtin:fashion5k", image_size, channels)
     raise DataError(f"builtin:{name}: unknown built-in dataset; choose one of {', '.join('builtin:' + b for b in BUILTINS)}.")
+
+
+def _read_idx(path: str) -> np.ndarray:
+    """An idx file (LeCun's MNIST format: zero, zero, type 0x08 = uint8, rank, big-endian dims), gzipped."""
+    import gzip
+
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08":
+        raise DataError(f"{path}: not a gzipped uint8 idx file.")
+    rank = raw[3]
+    dims = np.frombuffer(raw, ">u4", rank, 4).astype(int)
+    data = np.frombuffer(raw, np.uint8, offset=4 + 4 * rank)
+    if data.size != int(np.prod(dims)):
+        raise DataError(f"{path}: holds {data.size} values where its header promises {int(np.prod(dims))}.")
+    return data.reshape(dims)
+
+
+def _fashion5k(per_class: int = 500) -> tuple[np.ndarray, np.ndarray]:
+    """500 training images per class from Fashion-MNIST's training file, chosen as shared/REFERENCE.md
+    does: ``np.random.default_rng(0).choice(np.flatnonzero(labels == k), 500, replace=False)`` for
+    k = 0…9 (a fresh generator per class), classes concatenated in order."""
+    import os
+
+    folder = FASHION_DIR  # read at call time, so a test can point it elsewhere
+    paths = [os.path.join(folder, f"train-{kind}-idx{rank}-ubyte.gz") for kind, rank in (("images", 3), ("labels", 1))]
+    if not all(os.path.isfile(p) for p in paths):
+        raise DataError(f"builtin:fashion5k reads Debian's Fashion-MNIST files from {folder}/, which are missing: "
+                        "apt-get install dataset-fashion-mnist")
+    x, labels = _read_idx(paths[0]), _read_idx(paths[1])
+    picks = [np.random.default_rng(0).choice(np.flatnonzero(labels == k), per_class, replace=False) for k in range(10)]
+    keep = np.concatenate(picks)
+    return x[keep], labels[keep].astype(np.int64)
 
 
 def _colour_digits(x: np.ndarray, y: np.ndarray, imbalance: float = 20.0, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ class DataSpec(CheckedConfig):
     """Where the data comes from and how it is prepared; stored in the model file.
 
     Args:
-        source: an ImageFolder directory, an ``.npz`` file, or ``builtin:digits`` / ``builtin:mnist5k``.
+        source: an ImageFolder directory, an ``.npz`` file, or ``builtin:digits`` / ``builtin:mnist5k`` / ``builtin:fashion5k``.
         image_size: side of the square images; ``None`` picks the smallest of 28/32/64 not below
             the median image side.
         channels: 1 or 3; ``None`` decides from the data (any colour image gives 3).
