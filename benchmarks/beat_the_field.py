@@ -16,7 +16,7 @@ An arm is a spec string of comma-separated key=value pairs (defaults in DEFAULTS
   mixup=1                  input mixup, lambda ~ U(0, 1), one per batch
   topup=P                  the ceiling: an item of a class under --rare-below images is replaced with
                            probability P by a random unused real image of its class
-  deform=P                 ... or by a learned warp of itself (cgan_augment.deform; temp, trim)
+  deform=P                 ... or by a learned warp of itself (cgan_augment.generators.deform; temp, trim)
   select=K                 draw K warps per item, keep the hardest the classifier still assigns
   app=P                    then, with probability P, appearance transfer (thickness, brightness);
                            alone (no deform, no topup): an item is replaced by its appearance change
@@ -43,9 +43,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).parent))
 from field_methods import Appearance, head_retrain, np_t_interval, select_hardest  # noqa: E402
 
-from cgan_augment.augmentation import Augmentation  # noqa: E402
-from cgan_augment.data import DataSpec, load_data  # noqa: E402
-from cgan_augment.labeled import long_tailed_indices  # noqa: E402
+from cgan_augment.mixing.augmentation import Augmentation  # noqa: E402
+from cgan_augment.data.load import DataSpec, load_data  # noqa: E402
+from cgan_augment.data.subsets import long_tailed_indices  # noqa: E402
 from cgan_augment.report import build_classifier  # noqa: E402
 
 DEFAULTS = {"aug": "affine", "flips": 0, "loss": "ce", "sampler": "bal", "mixup": 0, "topup": 0.0, "deform": 0.0,
@@ -77,7 +77,7 @@ def load_split(dataset: str, ir: float, draw: int):
 
 def deform_model(dataset: str, ir: float, draw: int, x, y, arm: dict, cache: Path):
     """The deform generator of one draw, fitted once and kept under ``cache``."""
-    from cgan_augment.deform import DeformConfig, fit_deform_generator
+    from cgan_augment.generators.deform import DeformConfig, fit_deform_generator
 
     path = cache / f"deform_{dataset}_ir{ir:g}_d{draw}_t{arm['temp']}_q{arm['trim']}.pt"
     if path.exists():

@@ -26,8 +26,8 @@ COMMANDS = [
     ["sample", "--help"],
     ["augment", "--help"],
     ["fit"],                                   # missing DATA: click's usage error
-    ["fit", "builtin:digits", "--steps", "abc"],  # a bad value: click's error
-    ["fit", "builtin:digits", "--steps", "0"],    # a bad value: our one-line error (TrainConfig)
+    ["fit", "builtin:digits", "--family", "dcgan", "--steps", "abc"],  # a bad value: click's error
+    ["fit", "builtin:digits", "--family", "dcgan", "--steps", "0"],    # a bad value: our one-line error (TrainConfig)
 ]
 
 # Runs the CLI in-process and reports which heavy modules it imported.

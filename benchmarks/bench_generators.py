@@ -8,7 +8,7 @@ probability alpha, else a real one; the affine on every item), same budget, seed
 Prints a markdown table of balanced accuracy and the recall of the four rarest classes.
 
 Fit the generators first, e.g.:
-    cgan-augment fit builtin:mnist5k --test-split 1000 --imbalance 100 --width 16 --out runs/i5/A16
+    cgan-augment fit builtin:mnist5k --family dcgan --test-split 1000 --imbalance 100 --width 16 --out runs/i5/A16
 then:
     python benchmarks/bench_generators.py runs/i5/A16/model.safetensors [more models] --alphas 0.25,0.5
 """

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 FIT = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-       "-m", "cgan_augment.cli", "fit", "builtin:digits", "--image-size", "8", "--width", "8", "--batch-size", "16",
+       "-m", "cgan_augment.cli", "fit", "builtin:digits", "--family", "dcgan", "--image-size", "8", "--width", "8", "--batch-size", "16",
        "--device", "cpu", "--sample-every", "1000", "--checkpoint-every", "5"]
 
 

@@ -3,7 +3,7 @@
 # builtin:mnist5k (test_split 1000, seed 0). Each takes 5-20 minutes on a 2-core CPU.
 set -euo pipefail
 ir=${1:-100}
-common=(builtin:mnist5k --test-split 1000 --imbalance "$ir" --width 16)
+common=(builtin:mnist5k --family dcgan --test-split 1000 --imbalance "$ir" --width 16)
 # A16: the earlier defaults (Adam betas 0.5/0.999, no mode-seeking term), 2,000 steps.
 cgan-augment fit "${common[@]}" --steps 2000 --beta1 0.5 --beta2 0.999 --mode-seeking 0 --out "runs/i5/ir$ir/A16"
 # R1: + mode-seeking 0.1 and betas 0/0.9 (the new defaults), 2,000 steps.

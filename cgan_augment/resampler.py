@@ -31,8 +31,8 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import check_array, check_consistent_length, check_is_fitted, column_or_1d
 
 from .data.arrays import ArrayImages
-from .generators.model_file import load_generator
 from .errors import CGANAugmentError, ConfigError, DataError
+from .generators.model_file import load_generator
 from .generators.networks import Generator
 from .mixing.strategy import _is_int, _plain, resolve_sampling_strategy
 from .train import RunSettings, fit_generator

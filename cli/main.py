@@ -19,8 +19,8 @@ from cgan_augment import __version__
 from cgan_augment._util.choices import INTERPOLATIONS
 
 from .fit_flags import SectionedCommand, fit_flags, split_fit_options
-from .progress import Progress
 from .options import StopOnSignal, config_option, data_options, data_spec, given, user_errors
+from .progress import Progress
 
 # read from source: importing these would load torch
 _WRITE_SAMPLES, _WRITE_WALK = "cgan_augment.mixing.export:write_samples", "cgan_augment.generators.walks:write_walk"
@@ -205,8 +205,10 @@ def info(model, as_json):
 
 
 from .augment import augment  # noqa: E402
+
 main.add_command(augment)
 from .report import demo, report  # noqa: E402
+
 main.add_command(report)
 main.add_command(demo)
 

@@ -1,10 +1,8 @@
 import json
 
 import pytest
-
-from click.testing import CliRunner
-
 from cgan_augment.cli.main import main
+from click.testing import CliRunner
 
 TINY = ["--family", "dcgan", "--image-size", "16", "--width", "8", "--batch-size", "16", "--steps", "3"]
 
@@ -178,10 +176,11 @@ def test_defaults_read_from_source_match_the_signatures():
     import inspect
 
     from cgan_augment.cli.options import _source_parameters
+
     from cgan_augment.mixing.export import write_samples
+    from cgan_augment.mixing.synthetic import SyntheticDataset
     from cgan_augment.report.demo import run_demo
     from cgan_augment.report.from_files import report_from_spec
-    from cgan_augment.mixing.synthetic import SyntheticDataset
 
     for target, obj in (("cgan_augment.mixing.export:write_samples", write_samples), ("cgan_augment.report.demo:run_demo", run_demo),
                         ("cgan_augment.report.from_files:report_from_spec", report_from_spec),

@@ -3,10 +3,10 @@ import os
 import numpy as np
 import pytest
 import torch
+from conftest import make_image_folder
 from PIL import Image
 
 from cgan_augment import DataError, DataSpec, class_counts, load_data
-from conftest import make_image_folder
 
 
 def test_image_folder_layout_gives_classes_counts_and_items(image_folder):
@@ -230,7 +230,7 @@ def test_colour_mnist5k_is_a_long_tailed_rgb_set_at_32_px():
 def _needs_fashion():
     import os
 
-    from cgan_augment.arrays import FASHION_DIR
+    from cgan_augment.data.arrays import FASHION_DIR
 
     if not os.path.isfile(os.path.join(FASHION_DIR, "train-labels-idx1-ubyte.gz")):
         pytest.skip("builtin:fashion5k needs Debian's Fashion-MNIST files: apt-get install dataset-fashion-mnist")
@@ -245,7 +245,7 @@ def test_fashion5k_is_reference_subset_with_long_tail():
     assert (full.channels, full.image_size) == (1, 28)
     assert class_counts(data.train) == [400, 240, 144, 86, 52, 31, 19, 11, 7, 4]
     assert class_counts(data.test) == [100] * 10
-    from cgan_augment.arrays import FASHION_DIR, _read_idx
+    from cgan_augment.data.arrays import FASHION_DIR, _read_idx
 
     labels = _read_idx(f"{FASHION_DIR}/train-labels-idx1-ubyte.gz")
     images = _read_idx(f"{FASHION_DIR}/train-images-idx3-ubyte.gz")
@@ -255,7 +255,7 @@ def test_fashion5k_is_reference_subset_with_long_tail():
 
 
 def test_fashion5k_missing_files_name_the_package(monkeypatch, tmp_path):
-    import cgan_augment.arrays as arrays
+    import cgan_augment.data.arrays as arrays
 
     monkeypatch.setattr(arrays, "FASHION_DIR", str(tmp_path))
     message = _error(DataSpec("builtin:fashion5k"))

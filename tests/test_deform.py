@@ -3,12 +3,12 @@
 import pytest
 import torch
 
-from cgan_augment.generators.model_file import load_generator, save_generator
-from cgan_augment.data.load import DataSpec, load_data
-from cgan_augment.generators.deform import DeformConfig, fit_deform_generator, register_pairs
-from cgan_augment.errors import ConfigError, DataError
-from cgan_augment.mixing.augmentation import Augmentation
 from cgan_augment._util.warps import warp_by_params
+from cgan_augment.data.load import DataSpec, load_data
+from cgan_augment.errors import ConfigError, DataError
+from cgan_augment.generators.deform import DeformConfig, fit_deform_generator, register_pairs
+from cgan_augment.generators.model_file import load_generator, save_generator
+from cgan_augment.mixing.augmentation import Augmentation
 
 QUICK = DeformConfig(pairs=64, registration_steps=30, min_class_size=10)
 
@@ -86,9 +86,8 @@ def test_bad_settings_and_too_small_classes_are_refused(digits):
 
 
 def test_cli_fit_deform_then_sample_and_augment(tmp_path):
-    from click.testing import CliRunner
-
     from cgan_augment.cli.main import main
+    from click.testing import CliRunner
 
     out = tmp_path / "model"
     args = ["builtin:digits", "--image-size", "16", "--imbalance", "20"]

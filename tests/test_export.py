@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from cgan_augment import ArrayImages, OutputDirError, SyntheticDataset
-from cgan_augment.mixing.export import MARKER, write_image_folder
 from cgan_augment._util.files import replace_folder
 from cgan_augment.generators.networks import build_generator
+from cgan_augment.mixing.export import MARKER, write_image_folder
 
 CLASSES = ["a", "b", "c"]
 
@@ -112,11 +112,11 @@ def mixed_folder(tmp_path):
 
 
 def test_augment_writes_one_size_and_mode_unless_asked_to_keep_the_files(mixed_folder, tmp_path):
+    from cgan_augment.cli.main import main
     from click.testing import CliRunner
     from PIL import Image
 
     from cgan_augment import save_generator
-    from cgan_augment.cli.main import main
 
     g = build_generator("mlp", 3, 16, 1, z_dim=8, width=8)
     g.classes = CLASSES

@@ -12,12 +12,25 @@ from typing import ClassVar
 import numpy as np
 import pytest
 import torch
+from cgan_augment.cli.main import main
 from click.testing import CliRunner
 
-from cgan_augment import (DataSpec, DeformConfig, Generator, ReportConfig, RunSettings, SyntheticDataset, TrainConfig,
-                          TrainingInterrupted, fit_generator, load_data, load_generator, register_family, report_from_spec)
+from cgan_augment import (
+    DataSpec,
+    DeformConfig,
+    Generator,
+    ReportConfig,
+    RunSettings,
+    SyntheticDataset,
+    TrainConfig,
+    TrainingInterrupted,
+    fit_generator,
+    load_data,
+    load_generator,
+    register_family,
+    report_from_spec,
+)
 from cgan_augment._util.constraints import CheckedConfig, Interval
-from cgan_augment.cli.main import main
 from cgan_augment.data.subsets import dataset_tensors
 from cgan_augment.errors import ConfigError, OutputDirError
 from cgan_augment.generators.fitting import claim_output, finished_model, save_fitted

@@ -8,12 +8,12 @@ import zlib
 import numpy as np
 import pytest
 import torch
+from cgan_augment.cli.main import main
 from click.testing import CliRunner
+from conftest import make_image_folder
 from PIL import Image
 
-from cgan_augment.cli.main import main
 from cgan_augment._util.pictures import read_grid, save_grid
-from conftest import make_image_folder
 
 MIN_CELL = 32
 

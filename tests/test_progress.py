@@ -2,10 +2,9 @@
 
 import io
 
-from click.testing import CliRunner
-
 from cgan_augment.cli.main import main
 from cgan_augment.cli.progress import Progress
+from click.testing import CliRunner
 
 
 def test_plain_lines_every_twentieth_and_at_the_end_of_each_stage():

@@ -1,7 +1,7 @@
 """The README's recommended-pipeline block runs as written (with a quickly fitted deform model)."""
 
-import re
 import pathlib
+import re
 
 from cgan_augment import DataSpec, DeformConfig, RunSettings, fit_generator, load_data
 

@@ -9,12 +9,12 @@ import zlib
 
 import numpy as np
 import pytest
+from cgan_augment.cli.main import main
 from click.testing import CliRunner
+from conftest import make_image_folder
 from PIL import Image
 
 from cgan_augment import DataError, DataSpec, class_counts, load_data
-from cgan_augment.cli.main import main
-from conftest import make_image_folder
 
 
 def _png_claiming(width, height):

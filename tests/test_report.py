@@ -2,21 +2,20 @@
 split, the files written, and the CLI."""
 
 import json
-from dataclasses import replace
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from cgan_augment.cli.main import main
 from click.testing import CliRunner
 
-from cgan_augment import (DataError, DataSpec, ReportConfig, RunSettings, TrainConfig, load_data, report_from_spec, run_report,
-                          train_generator)
-from cgan_augment.cli.main import main
+from cgan_augment import DataError, DataSpec, ReportConfig, RunSettings, TrainConfig, load_data, report_from_spec, run_report, train_generator
 from cgan_augment.errors import ConfigError
-from cgan_augment.report.quality import frechet_distance, per_class_quality, precision_recall_density_coverage
 from cgan_augment.report import ARMS, BASELINE_ARMS, CHEAP_ARMS, build_classifier
 from cgan_augment.report.arms import _ArmData
+from cgan_augment.report.quality import frechet_distance, per_class_quality, precision_recall_density_coverage
 
 SPEC = DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=10, seed=0)
 TINY_FIT = TrainConfig(steps=2, width=8, z_dim=8, batch_size=16)
@@ -184,8 +183,8 @@ def _fit_on(spec, out):
 def _model_file_recording(spec, out):
     """A model file whose metadata says it was fitted on ``spec``'s training split, as ``fit`` records
     it, written from an untrained generator: the split check reads the metadata only."""
-    from cgan_augment.generators.model_file import save_generator
     from cgan_augment.data.subsets import _fingerprint, class_counts
+    from cgan_augment.generators.model_file import save_generator
     from cgan_augment.generators.networks import build_generator
 
     train = load_data(spec).train
@@ -277,8 +276,8 @@ def test_cli_report_refuses_in_one_line(tmp_path, model):
 def test_strong_arms_with_a_deform_generator(split):
     """strong-aug is a baseline; synthetic+strong-aug mixes a deform model's variants only into
     the classes under synthetic_below, through the public ClassBalancedSampler."""
-    from cgan_augment.generators.deform import DeformConfig, fit_deform_generator
     from cgan_augment.data.subsets import dataset_tensors
+    from cgan_augment.generators.deform import DeformConfig, fit_deform_generator
     from cgan_augment.report.arms import _arm_data
 
     images, labels = dataset_tensors(split.train)

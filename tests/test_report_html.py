@@ -7,12 +7,12 @@ import re
 
 import numpy as np
 import pytest
+from headless_chromium import Browser, find_chromium
 from PIL import Image
 
 from cgan_augment import DataSpec, ReportConfig, RunSettings, TrainConfig
 from cgan_augment.report.from_files import report_from_spec
 from cgan_augment.report.html import render_report_html
-from headless_chromium import Browser, find_chromium
 
 SPEC = DataSpec("builtin:digits", image_size=8, test_split=0.3, imbalance=10, seed=0)
 

@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from scipy import stats
 
 from cgan_augment import DataSpec, ReportConfig, load_data, run_report
-from cgan_augment.errors import ConfigError, ReportWarning
 from cgan_augment.data.subsets import dataset_tensors
+from cgan_augment.errors import ConfigError, ReportWarning
 from cgan_augment.report import Arm, ArmContext, class_weighted, logit_adjusted, mixup, register_arm
 from cgan_augment.report.arms import _arm_data
 from cgan_augment.report.plugins import _REGISTRY, get_arm

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn as nn
+from cgan_augment.cli.main import main
 from click.testing import CliRunner
 
 from cgan_augment import DataSpec, ReportConfig, load_data, run_report
-from cgan_augment.cli.main import main
 from cgan_augment.errors import ClassifierError, ConfigError
 from cgan_augment.report.classifiers import _optimizer
 

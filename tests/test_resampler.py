@@ -12,7 +12,7 @@ import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 
-from cgan_augment import CGANOverSampler, DataError, ConfigError, save_generator
+from cgan_augment import CGANOverSampler, ConfigError, DataError, save_generator
 from cgan_augment.mixing.strategy import resolve_sampling_strategy
 
 TINY = dict(steps=3, width=4, device="cpu")  # fits in well under a second

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from cgan_augment import DataError, DataSpec, SyntheticDataset, load_data, load_generator
-from cgan_augment.generators.model_file import save_generator
-from cgan_augment.mixing.export import write_image_folder, write_samples
-from cgan_augment.generators.networks import build_generator
 from cgan_augment._util.safe_names import class_file_name, class_file_names
+from cgan_augment.generators.model_file import save_generator
+from cgan_augment.generators.networks import build_generator
 from cgan_augment.generators.walks import write_walk
+from cgan_augment.mixing.export import write_image_folder, write_samples
 
 EVIL = ["../../escaped", "a/b", "..", "ok"]
 

@@ -6,8 +6,8 @@ from torch.utils.data import DataLoader
 
 from cgan_augment.data.arrays import ArrayImages
 from cgan_augment.data.load import DataSpec, load_data
-from cgan_augment.generators.deform import DeformConfig, fit_deform_generator
 from cgan_augment.errors import ConfigError
+from cgan_augment.generators.deform import DeformConfig, fit_deform_generator
 from cgan_augment.mixing.samplers import BatchMixer, ClassBalancedSampler, by_class_size
 from cgan_augment.mixing.synthetic import SyntheticDataset
 

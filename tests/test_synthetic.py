@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 from collections import Counter
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, TensorDataset, WeightedRandomSampler
 
-from cgan_augment import (ArrayImages, ConfigError, DataError, RunSettings, SyntheticDataset, TrainConfig, class_counts,
-                          load_generator, synthetic_plan, train_generator)
+from cgan_augment import (
+    ArrayImages,
+    ConfigError,
+    DataError,
+    RunSettings,
+    SyntheticDataset,
+    TrainConfig,
+    class_counts,
+    load_generator,
+    synthetic_plan,
+    train_generator,
+)
 from cgan_augment.mixing.strategy import format_plan
 
 COUNTS = [12, 5, 2]
@@ -300,9 +311,8 @@ def image_folder(tmp_path_factory, real):
 
 
 def _run(args):
-    from click.testing import CliRunner
-
     from cgan_augment.cli.main import main
+    from click.testing import CliRunner
 
     return CliRunner().invoke(main, args)
 

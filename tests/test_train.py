@@ -8,13 +8,22 @@ import time
 
 import pytest
 import torch
+from cgan_augment.cli.main import main
+from click.testing import CliRunner
 from safetensors.torch import load_file
 
-from click.testing import CliRunner
-
-from cgan_augment import (ConfigError, DataSpec, OutputDirError, RunSettings, TrainConfig, TrainingDiverged,
-                          TrainingInterrupted, load_data, load_generator, train_generator)
-from cgan_augment.cli.main import main
+from cgan_augment import (
+    ConfigError,
+    DataSpec,
+    OutputDirError,
+    RunSettings,
+    TrainConfig,
+    TrainingDiverged,
+    TrainingInterrupted,
+    load_data,
+    load_generator,
+    train_generator,
+)
 from cgan_augment.train.sampler import _StepBatchSampler
 
 FIT = [sys.executable, "-m", "cgan_augment.cli", "fit", "builtin:digits", "--family", "dcgan", "--image-size", "16",

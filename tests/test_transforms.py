@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from cgan_augment.transforms import elastic_displacement, warp_by_params
+from cgan_augment._util.warps import elastic_displacement, warp_by_params
 
 
 def test_elastic_field_is_torchvision_blur_of_per_image_noise_drawn_in_order():

@@ -3,15 +3,15 @@ hook, and `cgan-augment sample --walk`."""
 
 import pytest
 import torch
+from cgan_augment.cli.main import main
 from click.testing import CliRunner
 from conftest import make_image_folder
 from PIL import Image
 
 from cgan_augment import ConfigError, DataSpec, TrainConfig, load_data, train_generator
-from cgan_augment.generators.model_file import load_generator, save_generator
-from cgan_augment.cli.main import main
-from cgan_augment.generators.deform import DeformConfig, fit_deform_generator
 from cgan_augment._util.pictures import read_grid
+from cgan_augment.generators.deform import DeformConfig, fit_deform_generator
+from cgan_augment.generators.model_file import load_generator, save_generator
 from cgan_augment.generators.networks import ConvGenerator, build_generator
 from cgan_augment.generators.walks import interpolate, latent_grid, latent_walk, write_walk
 

@@ -16,10 +16,10 @@ from typing import Optional
 
 from torch.utils.data import Dataset
 
-from .arrays import _load_builtin, _load_npz
-from .spec import DataSpec
 from ..errors import DataError
+from .arrays import _load_builtin, _load_npz
 from .folders import ImageFolderImages, _show
+from .spec import DataSpec
 from .subsets import LabeledSubset, long_tailed_indices
 
 __all__ = ["DataSpec", "LoadedData", "load_data"]

@@ -21,8 +21,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .._util.devices import DeviceLike, resolve_device
-from ..errors import ConfigError, ModelFileError, OutputDirError
 from .._util.files import atomic_path
+from ..errors import ConfigError, ModelFileError, OutputDirError
 from .networks import Generator, build_generator, generator_class
 
 __all__ = ["FORMAT_VERSION", "save_generator", "load_generator", "read_metadata", "save_checkpoint", "load_checkpoint"]

@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch.nn.utils.parametrizations import spectral_norm
 
 from .._util.devices import resolve_device
-from ..errors import ConfigError
 from .._util.warps import warp_by_params
+from ..errors import ConfigError
 
 __all__ = ["Generator", "build_generator", "build_discriminator", "register_generator", "generator_class"]
 

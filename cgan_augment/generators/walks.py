@@ -18,13 +18,13 @@ from typing import Optional, Sequence, Union
 
 import torch
 
-from .model_file import load_generator
 from .._util.devices import resolve_device
-from ..errors import ConfigError, OutputDirError
 from .._util.output import OutputFile
 from .._util.pictures import save_grid
-from .networks import Generator
 from .._util.safe_names import class_file_name
+from ..errors import ConfigError, OutputDirError
+from .model_file import load_generator
+from .networks import Generator
 
 __all__ = ["INTERPOLATIONS", "interpolate", "latent_walk", "latent_grid", "write_walk"]
 

@@ -11,12 +11,12 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import torch
 
-from ..generators.model_file import load_generator
 from .._util.devices import DeviceLike, resolve_device
-from ..errors import ConfigError, OutputDirError
 from .._util.output import OutputFile, OutputFolder
 from .._util.pictures import save_grid, save_png
 from .._util.safe_names import class_file_names
+from ..errors import ConfigError, OutputDirError
+from ..generators.model_file import load_generator
 from .synthetic import SyntheticDataset
 
 __all__ = ["write_image_folder", "check_out_folder", "write_samples", "MARKER", "SYNTHETIC_PREFIX"]

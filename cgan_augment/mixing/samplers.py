@@ -17,8 +17,8 @@ from typing import Callable, Iterator, Mapping, Optional, Sequence, Union
 import torch
 from torch.utils.data import Sampler
 
-from ..errors import ConfigError
 from .._util.devices import check_has_values
+from ..errors import ConfigError
 
 __all__ = ["ClassBalancedSampler", "BatchMixer", "by_class_size"]
 

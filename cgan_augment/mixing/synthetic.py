@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from ..generators.model_file import load_generator
 from .._util.devices import DeviceLike, check_has_values, resolve_device
 from ..errors import ConfigError, DataError
-from .item_formats import _describe, _ItemFormat, _same_format
+from ..generators.model_file import load_generator
 from ..generators.networks import Generator
+from .item_formats import _describe, _ItemFormat, _same_format
 from .strategy import Target, _is_int, synthetic_plan
 
 __all__ = ["SyntheticDataset", "REFRESH_MODES"]

@@ -13,10 +13,10 @@ import torch
 
 from ..data.arrays import ArrayImages
 from ..data.subsets import to_uint8
-from ..mixing.samplers import ClassBalancedSampler
-from ..mixing.synthetic import SyntheticDataset
 from ..mixing.augmentation import Augmentation
+from ..mixing.samplers import ClassBalancedSampler
 from ..mixing.strategy import synthetic_plan
+from ..mixing.synthetic import SyntheticDataset
 from .config import ReportConfig
 from .plugins import Arm, get_arm
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Callable, Optional
-
-import re
 
 from .._util.constraints import Check, CheckedConfig, Interval, OneOf
 from ..mixing.augmentation import STRONG_ELASTIC_ALPHA, Augmentation

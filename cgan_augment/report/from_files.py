@@ -11,18 +11,18 @@ from typing import Callable, Optional, Union
 
 import torch
 
-from ..generators.model_file import load_generator, read_metadata
+from .._util.devices import resolve_device
+from .._util.output import OutputFolder
 from ..data.load import load_data
 from ..data.spec import DataSpec
-from .._util.devices import resolve_device
-from ..errors import ConfigError, DataError
-from .._util.output import OutputFolder
 from ..data.subsets import _fingerprint
+from ..errors import ConfigError, DataError
+from ..generators.model_file import load_generator, read_metadata
+from ..train import RunSettings, fit_generator
+from ..train.families import family_of, recipe_from_dict
 from .config import Progress, ReportConfig
 from .plugins import get_arm
 from .run import _check_compatible, check_classifier, run_report
-from ..train import RunSettings, fit_generator
-from ..train.families import family_of, recipe_from_dict
 
 __all__ = ["report_from_spec", "check_model_split"]
 

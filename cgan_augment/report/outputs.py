@@ -12,7 +12,7 @@ import torch
 
 from .._util.files import write_text_atomic
 from .._util.pictures import quiet_figure_warnings, save_grid
-from .config import ReportConfig, SYNTHETIC_ARMS
+from .config import SYNTHETIC_ARMS, ReportConfig
 from .figures import class_order, recall_heatmap, recall_reference
 from .gains import classifier_line, verdict_method
 from .html import write_report_html

@@ -15,17 +15,17 @@ import numpy as np
 import torch
 
 from .._util.devices import resolve_device
-from ..errors import DataError, ReportWarning
 from .._util.files import make_dir, write_text_atomic
 from ..data.subsets import class_counts, dataset_tensors, to_uint8
-from .quality import per_class_quality
+from ..errors import DataError, ReportWarning
 from .arms import SAME_WITHOUT_GENERATED, _arm_data, _Skip, without_generated
 from .classifiers import _build, _metrics, _predict, _train_classifier, resolve_classifier
 from .config import Progress, ReportConfig
 from .factory import describe_classifier
-from .plugins import get_arm
 from .gains import _summarise
 from .outputs import _write_outputs
+from .plugins import get_arm
+from .quality import per_class_quality
 
 __all__ = ["run_report", "pool_reports", "check_classifier", "recipe_of"]
 

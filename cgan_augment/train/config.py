@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .._util.constraints import BOOL, Check, CheckedConfig, Interval, OneOf
 from .._util.choices import LOSSES, POLICIES
+from .._util.constraints import BOOL, Check, CheckedConfig, Interval, OneOf
 
 __all__ = ["TrainConfig", "RunSettings", "GAN_FAMILIES"]
 

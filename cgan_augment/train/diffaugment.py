@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
 __all__ = ["diff_augment", "POLICIES"]
 
 from .._util.choices import POLICIES  # noqa: E402  (defined without torch, for the settings)

@@ -13,11 +13,10 @@ from typing import Callable, Optional, Union
 import torch
 from torch.utils.data import DataLoader
 
+from ..data.subsets import class_counts
+from ..errors import CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged, TrainingInterrupted
 from ..generators.fitting import claim_output, data_record
 from ..generators.model_file import load_checkpoint, read_metadata
-from ..errors import (CGANAugmentError, ConfigError, OutputDirError, TrainingCollapsed, TrainingDiverged,
-                      TrainingInterrupted)
-from ..data.subsets import class_counts
 from ..generators.networks import Generator, build_discriminator, build_generator
 from .config import RunSettings, TrainConfig
 from .distributed import _Dist, _setup, _sync_batch_norm
@@ -163,9 +162,9 @@ def _distribute(nets: _Nets, device: torch.device, world: int) -> None:
     processes (buffers are not broadcast: every rank computes the same ones), else G and D."""
     nets.G_train, nets.D_train = _NetForward(nets.G), nets.D
     if world > 1:
-        from torch.nn.parallel import DistributedDataParallel as DDP
-
         import inspect
+
+        from torch.nn.parallel import DistributedDataParallel as DDP
 
         kwargs = dict(device_ids=[device] if device.type == "cuda" else None)
         no_sync = "forward_sync_buffers" if "forward_sync_buffers" in inspect.signature(DDP).parameters else "broadcast_buffers"

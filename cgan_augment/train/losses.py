@@ -5,7 +5,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-
 __all__ = ["LOSSES", "discriminator_loss", "generator_loss", "gradient_penalty", "mode_seeking_loss"]
 
 from .._util.choices import LOSSES  # noqa: E402  (defined without torch, for the settings)

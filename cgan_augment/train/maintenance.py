@@ -12,15 +12,14 @@ from typing import Optional
 
 import torch
 
-from ..generators.model_file import save_checkpoint, save_generator
-from .curves import write_training_curves
-from .diagnostics import (STALL_GRIDS, class_diversity, training_warnings, write_diversity_plot, write_timeline,
-                           write_timeline_animation)
-from ..errors import CGANAugmentWarning, TrainingWarning
 from .._util.files import write_text_atomic
 from .._util.pictures import read_grid, save_grid
+from ..errors import CGANAugmentWarning, TrainingWarning
+from ..generators.model_file import save_checkpoint, save_generator
 from ..generators.networks import Generator
 from .config import RunSettings, TrainConfig
+from .curves import write_training_curves
+from .diagnostics import STALL_GRIDS, class_diversity, training_warnings, write_diversity_plot, write_timeline, write_timeline_animation
 
 
 def _standing_stats(generator: Generator, seed: int, batches: int = 4, batch_size: int = 128) -> Generator:

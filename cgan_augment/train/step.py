@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import torch
 
-from .diffaugment import diff_augment
-from .losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
 from .config import TrainConfig
+from .diffaugment import diff_augment
 from .distributed import _differentiable_all_reduce
+from .losses import discriminator_loss, generator_loss, gradient_penalty, mode_seeking_loss
 from .maintenance import _Nets
 from .sampler import _step_seed
 
