@@ -21,7 +21,7 @@ An arm is a spec string of comma-separated key=value pairs (defaults in DEFAULTS
   app=P                    then, with probability P, appearance transfer (thickness, brightness);
                            alone (no deform, no topup): an item is replaced by its appearance change
   head=1                   also score two post-hoc last-layer retrainings of the trained network:
-                           |crt (real features only) and |dc (+ distribution-calibrated features)
+                           [crt] (real features only) and [dc] (+ distribution-calibrated features)
 
   python benchmarks/beat_the_field.py --data mnist5k --draws 10,11,12 --seeds 0 --arms "aug=strong" ...
 """
@@ -235,9 +235,9 @@ def summarize(cache: Path, args, draws, seeds) -> None:
         by.setdefault(r["spec"], {})[(r["draw"], r["seed"])] = r["balanced_accuracy"]
         for k in ("crt", "dc"):
             if k in r:
-                by.setdefault(f"{r['spec']} |{k}", {})[(r["draw"], r["seed"])] = r[k]
+                by.setdefault(f"{r['spec']} [{k}]", {})[(r["draw"], r["seed"])] = r[k]
     base = args.arms[0]
-    names = [s for spec in args.arms for s in (spec, f"{spec} |crt", f"{spec} |dc") if s in by]
+    names = [s for spec in args.arms for s in (spec, f"{spec} [crt]", f"{spec} [dc]") if s in by]
     ceiling = by.get(args.ceiling, {})
     print(f"\n{args.data}, IR {args.ir:g}, draws {args.draws}, seeds {args.seeds}; paired against {base!r}"
           + (f"; ceiling {args.ceiling!r}" if args.ceiling else ""))
