@@ -81,7 +81,10 @@ def deform_model(dataset: str, ir: float, draw: int, x, y, arm: dict, cache: Pat
 
     path = cache / f"deform_{dataset}_ir{ir:g}_d{draw}_t{arm['temp']}_q{arm['trim']}.pt"
     if path.exists():
-        return torch.load(path, weights_only=False)
+        try:
+            return torch.load(path, weights_only=False)
+        except (ImportError, AttributeError):  # pickled before a module moved: fit it again (deterministic)
+            print(f"  {path.name}: stale pickle, refitting", flush=True)
     start = time.time()
     g = fit_deform_generator(x, y, [str(k) for k in range(10)],
                              DeformConfig(temperature=arm["temp"], trim=arm["trim"], seed=draw))
