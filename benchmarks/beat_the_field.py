@@ -42,6 +42,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).parent))
 from field_methods import Appearance, head_retrain, np_t_interval, select_hardest  # noqa: E402
+from variation_transfer import parse_arm as _parse_arm  # noqa: E402
 
 from cgan_augment.mixing.augmentation import Augmentation  # noqa: E402
 from cgan_augment.data.load import DataSpec, load_data  # noqa: E402
@@ -53,13 +54,7 @@ DEFAULTS = {"aug": "affine", "flips": 0, "loss": "ce", "sampler": "bal", "mixup"
 
 
 def parse_arm(spec: str) -> dict:
-    arm = dict(DEFAULTS)
-    for part in filter(None, spec.split(",")):
-        key, value = part.split("=")
-        if key not in arm:
-            raise SystemExit(f"unknown arm key {key!r} in {spec!r}; known: {', '.join(arm)}")
-        arm[key] = type(DEFAULTS[key])(value)
-    return arm
+    return _parse_arm(spec, DEFAULTS)
 
 
 def load_split(dataset: str, ir: float, draw: int):

@@ -45,13 +45,14 @@ DEFAULTS = {"aug": "affine", "interp": "bilinear", "deform": 0.0, "scope": "rare
             "warmup": 0.0, "finetune": 0}
 
 
-def parse_arm(spec: str) -> dict:
-    arm = dict(DEFAULTS)
+def parse_arm(spec: str, defaults: dict = DEFAULTS) -> dict:
+    """An arm's settings: ``defaults`` with the spec's comma-separated key=value pairs, each cast to its default's type."""
+    arm = dict(defaults)
     for part in filter(None, spec.split(",")):
         key, value = part.split("=")
         if key not in arm:
             raise SystemExit(f"unknown arm key {key!r} in {spec!r}; known: {', '.join(arm)}")
-        arm[key] = type(DEFAULTS[key])(value) if not isinstance(DEFAULTS[key], str) else value
+        arm[key] = type(defaults[key])(value) if not isinstance(defaults[key], str) else value
     return arm
 
 

@@ -19,7 +19,7 @@ leaves nothing behind:
 While a command writes into a folder it holds the folder's lock (:meth:`OutputFolder.locked`,
 ``.lock`` with its pid); a folder written whole is built beside the target and swapped in at once
 (:meth:`OutputFolder.staged`); every path part that comes from a user or a file goes through
-:func:`~cgan_augment._util.safe_names.class_file_name` (:meth:`OutputFolder.part`).
+:mod:`~cgan_augment._util.safe_names`, which every writer calls.
 
 Messages name the flags (``--force``) on the command line and the arguments (``force=True``) in Python.
 """
@@ -36,7 +36,6 @@ from typing import Iterator, Union
 
 from ..errors import OutputDirError
 from .files import current_umask, make_dir, replace_folder, write_text_atomic
-from .safe_names import class_file_name
 
 __all__ = ["OutputFolder", "OutputFile", "OutDirLock", "MANIFEST"]
 
@@ -118,10 +117,6 @@ class OutputFolder:
     def locked(self) -> "OutDirLock":
         """The folder's lock for the length of a ``with`` block (a live holder is overridden only with ``force``)."""
         return OutDirLock(self.path, self.force)
-
-    def part(self, name: str) -> str:
-        """A name from a user or a file (a class name) as one path part inside the folder."""
-        return class_file_name(name)
 
     @contextmanager
     def staged(self, info: dict) -> Iterator[Path]:
